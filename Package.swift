@@ -1,0 +1,77 @@
+// swift-tools-version: 6.1
+//
+// AeronTensorPool for Swift: the SHM Tensor Pool protocol family over real Aeron.
+//
+// Layering, lowest first (a lower layer never imports a higher one):
+//   CAeron (C client + C media driver) → Aeron (Swift wrapper) → … → Agents → roles → CLIs
+// Benchmarks live in their own package under Benchmarks/ so this build stays lean.
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "AeronTensorPool",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Aeron", targets: ["Aeron"]),
+        .library(name: "Agents", targets: ["Agents"]),
+        .library(name: "AeronPerf", targets: ["AeronPerf"]),
+        .executable(name: "tp-aeron", targets: ["AeronTool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        // The Aeron C client and C media driver, installed by Tools/aeron/install.sh and found through pkg-config.
+        .systemLibrary(
+            name: "CAeron",
+            path: "Sources/CAeron",
+            pkgConfig: "aeron",
+            providers: [.apt(["uuid-dev"])]
+        ),
+        // Thin, typed, non-allocating Swift wrapper over the Aeron C client and embedded media driver.
+        .target(
+            name: "Aeron",
+            dependencies: ["CAeron", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: strictSwift
+        ),
+        // Agrona-style agents: Agent, AgentRunner, AgentInvoker, idle strategies, clocks, polled timers.
+        .target(
+            name: "Agents",
+            swiftSettings: strictSwift
+        ),
+        // Ping-pong latency and throughput loops over the wrapper: the baseline of every later benchmark.
+        .target(
+            name: "AeronPerf",
+            dependencies: ["Aeron", "Agents", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strictSwift
+        ),
+        // `tp-aeron`: embedded driver, ping-pong, send/receive and counters tools.
+        .executableTarget(
+            name: "AeronTool",
+            dependencies: [
+                "Aeron",
+                "Agents",
+                "AeronPerf",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "AeronTests",
+            dependencies: ["Aeron", "Agents", "AeronTool"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "AgentsTests",
+            dependencies: ["Agents"],
+            swiftSettings: strictSwift
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,88 @@
+import Aeron
+import Foundation
+import Synchronization
+
+/// One embedded media driver per test process, shared by every test (tests run in parallel on separate streams).
+enum TestDriver {
+    private static let started: Result<MediaDriver, AeronError> = {
+        let result = Result { () throws(AeronError) -> MediaDriver in try MediaDriver(.forTesting()) }
+        if case .success = result {
+            atexit { TestDriver.shutdown() }
+        }
+        return result
+    }()
+
+    /// The shared driver, started on first use.
+    static func driver() throws -> MediaDriver { try started.get() }
+
+    /// A new client of the shared driver.
+    static func client(_ configure: (inout AeronContext) -> Void = { _ in }) throws -> AeronClient {
+        var context = AeronContext(directory: try driver().directory)
+        configure(&context)
+        return try AeronClient(context: context)
+    }
+
+    static func shutdown() {
+        if case .success(let driver) = started { driver.close() }
+    }
+
+    private static let nextStream = Atomic<Int32>(5000)
+
+    /// A stream id no other test of this process uses.
+    static func uniqueStreamId() -> Int32 { nextStream.wrappingAdd(1, ordering: .relaxed).newValue }
+}
+
+/// Polls `condition` every millisecond until it holds or `timeout` passes; returns whether it held.
+@discardableResult
+func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if condition() { return true }
+        usleep(1000)
+    }
+    return condition()
+}
+
+/// Polls `subscription` until `count` messages arrived or `timeout` passed; returns the messages.
+func receive(
+    _ count: Int,
+    from subscription: Subscription,
+    assembler: FragmentAssembler? = nil,
+    timeout: Duration = .seconds(10)
+) -> [[UInt8]] {
+    var messages: [[UInt8]] = []
+    waitUntil(timeout: timeout) {
+        let handler: FragmentHandler = { buffer, _ in messages.append(Array(buffer)) }
+        if let assembler {
+            _ = subscription.poll(assembler: assembler, fragmentLimit: 64, handler)
+        } else {
+            _ = subscription.poll(fragmentLimit: 64, handler)
+        }
+        return messages.count >= count
+    }
+    return messages
+}
+
+/// Offers `message`, retrying while the result is retryable, for up to `timeout`.
+@discardableResult
+func offerRetrying(_ publication: Publication, _ message: [UInt8], timeout: Duration = .seconds(10)) -> OfferResult {
+    var result = OfferResult.notConnected
+    waitUntil(timeout: timeout) {
+        result = publication.offer(message)
+        return !result.isRetryable
+    }
+    return result
+}
+
+/// A deterministic message of `length` bytes for index `index`.
+func patterned(_ index: Int, length: Int) -> [UInt8] {
+    (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
+}
+
+/// Thread-safe collection for values reported on other threads (image handlers, error handlers).
+final class Collected<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+    func append(_ value: Value) { values.withLock { $0.append(value) } }
+    var all: [Value] { values.withLock { $0 } }
+}
