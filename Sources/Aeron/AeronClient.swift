@@ -33,6 +33,7 @@ public final class AeronClient: @unchecked Sendable {
     ///
     /// - Throws: ``AeronError`` when the context is rejected or no driver answers within the driver timeout.
     public init(context: AeronContext = AeronContext()) throws(AeronError) {
+        clearAeronError()
         var contextPointer: OpaquePointer?
         try check(aeron_context_init(&contextPointer), "aeron_context_init")
         guard let contextHandle = contextPointer else { throw AeronError.lastError("aeron_context_init") }
@@ -161,6 +162,7 @@ public final class AeronClient: @unchecked Sendable {
     public func asyncAddPublication(channel: String, streamId: Int32) throws(AeronError) -> PendingResource<Publication>
     {
         try ensureOpen("aeron_async_add_publication")
+        clearAeronError()
         var async: OpaquePointer?
         try check(
             aeron_async_add_publication(&async, handle, channel, streamId), "aeron_async_add_publication(\(channel))")
@@ -179,6 +181,7 @@ public final class AeronClient: @unchecked Sendable {
         -> PendingResource<ExclusivePublication>
     {
         try ensureOpen("aeron_async_add_exclusive_publication")
+        clearAeronError()
         var async: OpaquePointer?
         try check(
             aeron_async_add_exclusive_publication(&async, handle, channel, streamId),
@@ -202,6 +205,7 @@ public final class AeronClient: @unchecked Sendable {
         onUnavailableImage: (@Sendable (ImageInfo) -> Void)? = nil
     ) throws(AeronError) -> PendingResource<Subscription> {
         try ensureOpen("aeron_async_add_subscription")
+        clearAeronError()
         let box = ImageHandlerBox(
             streamId: streamId, onAvailable: onAvailableImage, onUnavailable: onUnavailableImage, registry: registry)
         let clientd = registry.retainHandlerBox(box)
@@ -236,6 +240,7 @@ public final class AeronClient: @unchecked Sendable {
         -> PendingResource<Counter>
     {
         try ensureOpen("aeron_async_add_counter")
+        clearAeronError()
         var async: OpaquePointer?
         let labelBytes = Array(label.utf8)
         let result = key.withUnsafeBufferPointer { keyBuffer in
@@ -356,6 +361,7 @@ public final class PendingResource<Resource: AnyObject>: @unchecked Sendable {
                 throw AeronError.closed(operation)
             }
             var out: OpaquePointer?
+            clearAeronError()
             let result = pollFunction(&out, pending)
             if result < 0 {
                 async = nil

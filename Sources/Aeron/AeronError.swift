@@ -83,6 +83,13 @@ public struct AeronError: Error, Sendable, CustomStringConvertible, Equatable {
     }
 }
 
+/// Clears the calling thread's pending Aeron error, so that the next failure reports its own code and message rather
+/// than being appended to a stale error (Aeron's C code sets an error only when none is pending).
+@inline(__always)
+func clearAeronError() {
+    aeron_err_clear()
+}
+
 /// Calls a C function that returns `0` on success and `-1` on failure, turning failure into an ``AeronError``.
 @inline(__always)
 func check(_ result: Int32, _ operation: @autoclosure () -> String) throws(AeronError) {

@@ -14,6 +14,7 @@ public final class FragmentAssembler {
     ///
     /// - Throws: ``AeronError`` when the C assembler cannot be allocated.
     public init() throws(AeronError) {
+        clearAeronError()
         var pointer: OpaquePointer?
         let clientd = Unmanaged.passUnretained(self).toOpaque()
         try check(

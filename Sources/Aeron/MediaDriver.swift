@@ -80,8 +80,11 @@ public final class MediaDriver: @unchecked Sendable {
         public var receiverIdleStrategy: IdleStrategy?
         /// Idle strategy of the shared sender/receiver in ``ThreadingMode/sharedNetwork`` mode.
         public var sharedNetworkIdleStrategy: IdleStrategy?
-        /// Delete an existing directory when starting (a stale driver's files).
-        public var deleteDirectoryOnStart: Bool = true
+        /// Delete an existing directory unconditionally when starting.
+        ///
+        /// Off by default: the driver then refuses a directory whose driver is still active (an ``AeronError`` with
+        /// code `EBUSY`) and clears only a stale one. Turn it on only for directories no live driver can own.
+        public var deleteDirectoryOnStart: Bool = false
         /// Delete the directory when the driver closes.
         public var deleteDirectoryOnShutdown: Bool = true
         /// Term length of network publications (default 16 MiB); a power of two from 64 KiB to 1 GiB.
@@ -139,6 +142,7 @@ public final class MediaDriver: @unchecked Sendable {
     /// - Throws: ``AeronError`` when the configuration is rejected or the driver fails to start (for example because
     ///   another active driver owns the directory and ``Configuration/deleteDirectoryOnStart`` is off).
     public init(_ configuration: Configuration = Configuration()) throws(AeronError) {
+        clearAeronError()
         var contextPointer: OpaquePointer?
         try check(aeron_driver_context_init(&contextPointer), "aeron_driver_context_init")
         let context = contextPointer!
@@ -146,14 +150,14 @@ public final class MediaDriver: @unchecked Sendable {
         do {
             try Self.apply(configuration, directory: directory, to: context)
         } catch {
-            aeron_driver_context_close(context)
+            Self.closeUnstarted(context)
             throw error
         }
         var driverPointer: OpaquePointer?
         if aeron_driver_init(&driverPointer, context) < 0 || driverPointer == nil {
+            // aeron_driver_init frees its driver on failure; the directory may belong to another, active driver.
             let error = AeronError.lastError("aeron_driver_init(\(directory))")
-            if let driverPointer { aeron_driver_close(driverPointer) }
-            aeron_driver_context_close(context)
+            Self.closeUnstarted(context)
             throw error
         }
         if aeron_driver_start(driverPointer!, false) < 0 {
@@ -184,6 +188,13 @@ public final class MediaDriver: @unchecked Sendable {
 
     /// The version of the bundled Aeron C library, e.g. `1.53.0-SNAPSHOT`.
     public static var aeronVersion: String { String(cString: aeron_version_text()) }
+
+    /// Closes the context of a driver that never started without deleting its directory, which is then not ours:
+    /// it may be another, active driver's.
+    private static func closeUnstarted(_ context: OpaquePointer) {
+        _ = aeron_driver_context_set_dir_delete_on_shutdown(context, false)
+        aeron_driver_context_close(context)
+    }
 
     private static func apply(
         _ configuration: Configuration, directory: String, to context: OpaquePointer

@@ -65,6 +65,10 @@ final class ResourceRegistry: Sendable {
         _ = boxes  // released here, outside the lock
     }
 
+    /// The number of open resources (for tests of the close paths).
+    var resourceCount: Int { state.withLock { state in state.resources.values.count { $0.resource != nil } } }
+
+    /// The number of callback boxes the C client may still call (for tests of the close paths).
     var handlerBoxCount: Int { state.withLock { $0.handlerBoxes.count } }
 }
 

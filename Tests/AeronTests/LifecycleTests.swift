@@ -1,6 +1,7 @@
-import Aeron
 import Foundation
 import Testing
+
+@testable import Aeron
 
 @Suite("Images, counters and resource lifecycle")
 struct LifecycleTests {
@@ -125,6 +126,41 @@ struct LifecycleTests {
         #expect(reader.value(counterId: reader.maxCounterId + 1) == nil)
     }
 
+    @Test("closing resources releases everything the client tracks for them")
+    func closeReleasesBookkeeping() throws {
+        let client = try TestDriver.client()
+        defer { client.close() }
+        let stream = TestDriver.uniqueStreamId()
+        do {
+            let subscription = try client.addSubscription(
+                channel: "aeron:ipc", streamId: stream, onAvailableImage: { _ in }, onUnavailableImage: { _ in })
+            let publication = try client.addPublication(channel: "aeron:ipc", streamId: stream)
+            let counter = try client.addCounter(typeId: 1002, label: "bookkeeping")
+            #expect(client.registry.resourceCount == 3)
+            #expect(client.registry.handlerBoxCount == 1)
+            #expect(waitUntil { publication.isConnected })
+            subscription.close()
+            publication.close()
+            counter.close()
+            #expect(client.registry.resourceCount == 0)
+            // The image handlers are released once the C client confirms the subscription's close.
+            #expect(waitUntil { client.registry.handlerBoxCount == 0 })
+        }
+        do {
+            // Resources dropped without close() close themselves.
+            _ = try client.addSubscription(channel: "aeron:ipc", streamId: stream, onAvailableImage: { _ in })
+            _ = try client.addExclusivePublication(channel: "aeron:ipc", streamId: stream)
+        }
+        #expect(client.registry.resourceCount == 0)
+        #expect(waitUntil { client.registry.handlerBoxCount == 0 })
+
+        // A failed add releases its handlers at once.
+        #expect(throws: AeronError.self) {
+            try client.addSubscription(channel: "aeron:bogus", streamId: stream, onAvailableImage: { _ in })
+        }
+        #expect(client.registry.handlerBoxCount == 0)
+    }
+
     @Test("a client without a conductor thread is driven by doWork")
     func conductorAgentInvoker() throws {
         let client = try TestDriver.client { $0.useConductorAgentInvoker = true }
@@ -190,6 +226,40 @@ struct MediaDriverTests {
         #expect(error.code == AeronError.ClientCode.driverTimeout)
         #expect(error.message.contains("shutdown"))
         _ = publication.offer([1])
+    }
+
+    @Test("an embedded driver refuses the directory of an active driver, and the active one keeps running")
+    func activeDirectoryIsRefused() throws {
+        let first = try MediaDriver(.forTesting())
+        defer { first.close() }
+
+        // A rejected configuration is a typed error, and leaves no stale error behind: the refusal below must
+        // report its own code (Aeron's C code appends to a pending error instead of setting its own).
+        var invalid = MediaDriver.Configuration.forTesting(directory: first.directory)
+        invalid.termBufferLength = 12_345
+        do {
+            _ = try MediaDriver(invalid)
+            Issue.record("a term length that is not a power of two must be rejected")
+        } catch {
+            #expect(error.code == EINVAL)
+            #expect(error.message.contains("term length"))
+        }
+        #expect(AeronContext.isDriverActive(directory: first.directory))
+        let client = try AeronClient(context: AeronContext(directory: first.directory))
+        #expect(throws: AeronError.self) { try client.addPublication(channel: "aeron:bogus", streamId: 1) }
+        client.close()
+
+        do {
+            _ = try MediaDriver(.forTesting(directory: first.directory))
+            Issue.record("a second driver must not take over an active driver's directory")
+        } catch {
+            #expect(error.kind == .library)
+            #expect(error.code == EBUSY)
+            #expect(error.message.contains("Active media driver"))
+        }
+        #expect(AeronContext.isDriverActive(directory: first.directory))
+        let survivor = try AeronClient(context: AeronContext(directory: first.directory))
+        survivor.close()
     }
 
     @Test("connecting to a directory without a driver fails with a typed error")

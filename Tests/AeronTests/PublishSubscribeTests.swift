@@ -203,17 +203,18 @@ struct TryClaimTests {
 
 @Suite("Fragmentation")
 struct FragmentAssemblerTests {
-    @Test("a message larger than the MTU arrives whole through the assembler and in pieces without it")
+    @Test("UDP: a message larger than the MTU arrives whole through the assembler and in pieces without it")
     func largeMessage() throws {
         let client = try TestDriver.client()
         defer { client.close() }
         let stream = TestDriver.uniqueStreamId()
-        let channel = "aeron:udp?endpoint=localhost:0"
-        let whole = try client.addSubscription(channel: channel, streamId: stream)
+        let whole = try client.addSubscription(channel: "aeron:udp?endpoint=localhost:0", streamId: stream)
         #expect(waitUntil { whole.resolvedEndpoint != nil })
         let endpoint = try #require(whole.resolvedEndpoint)
+        // A spy reads the publication's own log: the fragments exactly as sent.
+        let pieces = try client.addSubscription(channel: "aeron-spy:aeron:udp?endpoint=\(endpoint)", streamId: stream)
         let publication = try client.addPublication(channel: "aeron:udp?endpoint=\(endpoint)", streamId: stream)
-        #expect(waitUntil { publication.isConnected })
+        #expect(waitUntil { publication.isConnected && whole.isConnected && pieces.imageCount == 1 })
 
         let large = patterned(3, length: 100_000)
         #expect(large.count > publication.maxPayloadLength)
@@ -222,6 +223,12 @@ struct FragmentAssemblerTests {
 
         let assembler = try FragmentAssembler()
         #expect(receive(2, from: whole, assembler: assembler) == [large, [1, 2, 3]])
+
+        let fragmentCount = (large.count + publication.maxPayloadLength - 1) / publication.maxPayloadLength
+        let fragments = receive(fragmentCount + 1, from: pieces)
+        #expect(fragments.count == fragmentCount + 1)
+        #expect(Array(fragments.dropLast().joined()) == large)
+        #expect(fragments.last == [1, 2, 3])
     }
 
     @Test("IPC fragments carry begin and end flags")

@@ -13,10 +13,11 @@ struct AeronCompare {
     struct Options {
         var cProgram = "c/build/aeron_baseline"
         var messages = 2_000_000
-        var runs = 5
+        var runs = 3
         var pings = 100_000
         var warmup = 20_000
         var pingRounds = 3
+        var rounds = 4
         var lengths = [32, 256, 1024]
         var markdown = false
     }
@@ -31,6 +32,7 @@ struct AeronCompare {
             case "--runs": options.runs = iterator.next().flatMap(Int.init) ?? options.runs
             case "--pings": options.pings = iterator.next().flatMap(Int.init) ?? options.pings
             case "--warmup": options.warmup = iterator.next().flatMap(Int.init) ?? options.warmup
+            case "--rounds": options.rounds = iterator.next().flatMap(Int.init) ?? options.rounds
             case "--ping-rounds": options.pingRounds = iterator.next().flatMap(Int.init) ?? options.pingRounds
             case "--markdown": options.markdown = true
             default:
@@ -94,10 +96,16 @@ struct AeronCompare {
         for length in options.lengths {
             // One extra run per side warms the log buffers (page faults) and is not counted.
             let runArguments = ["throughput", "\(length)", "\(options.messages)", "\(options.runs + 1)"]
-            let swiftRates = try runClient(swiftChild, driver.directory, runArguments, cpu: clientCPU)
-                .compactMap(rate).dropFirst().map { $0 }
-            let cRates = try runClient(options.cProgram, driver.directory, runArguments, cpu: clientCPU)
-                .compactMap(rate).dropFirst().map { $0 }
+            // Rounds alternate which side runs first, so drift in the machine's state favours neither.
+            var swiftRates: [Double] = []
+            var cRates: [Double] = []
+            for round in 0..<options.rounds {
+                for program in round % 2 == 0 ? [swiftChild, options.cProgram] : [options.cProgram, swiftChild] {
+                    let rates = try runClient(program, driver.directory, runArguments, cpu: clientCPU)
+                        .compactMap(rate).dropFirst()
+                    if program == swiftChild { swiftRates += rates } else { cRates += rates }
+                }
+            }
             if ProcessInfo.processInfo.environment["COMPARE_VERBOSE"] != nil {
                 print(
                     "  \(length) B runs, M msg/s: Swift \(swiftRates.map { Int($0 / 1e6) }), C \(cRates.map { Int($0 / 1e6) })"
