@@ -31,15 +31,36 @@ struct DriverOptions: ParsableArguments {
     @Flag(name: .customLong("external"), help: "Use the driver in AERON_DIR or Aeron's default directory.")
     var external = false
 
-    /// Starts an embedded driver unless an external one was asked for; returns it (to keep alive) and the directory.
-    func resolve() throws -> (driver: MediaDriver?, directory: String?) {
-        if let aeronDirectory { return (nil, aeronDirectory) }
-        if external { return (nil, nil) }
+    /// Connects a client: to the external driver that was asked for, or to an embedded one started here.
+    func connect() throws -> Connection {
+        if aeronDirectory != nil || external {
+            return Connection(driver: nil, client: try AeronClient(context: AeronContext(directory: aeronDirectory)))
+        }
         var configuration = MediaDriver.Configuration()
         configuration.termBufferLength = 4 << 20
         configuration.ipcTermBufferLength = 4 << 20
         let driver = try MediaDriver(configuration)
-        return (driver, driver.directory)
+        do {
+            return Connection(
+                driver: driver, client: try AeronClient(context: AeronContext(directory: driver.directory)))
+        } catch {
+            driver.close()
+            throw error
+        }
+    }
+}
+
+/// A client and, when embedded, the driver it runs on; closed in that order.
+struct Connection {
+    let driver: MediaDriver?
+    let client: AeronClient
+
+    /// `embedded driver in DIR` or `external driver in DIR`.
+    var location: String { "\(driver == nil ? "external" : "embedded") driver in \(client.directory)" }
+
+    func close() {
+        client.close()
+        driver?.close()
     }
 }
 
@@ -60,18 +81,16 @@ struct PingPongCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (driver, directory) = try driverOptions.resolve()
-        defer { driver?.close() }
-        let client = try AeronClient(context: AeronContext(directory: directory))
-        defer { client.close() }
+        let connection = try driverOptions.connect()
+        defer { connection.close() }
+        let client = connection.client
         var options = PingPong.Options()
         options.pingChannel = channel
         options.pongChannel = pongChannel ?? channel
         options.messages = messages
         options.warmupMessages = warmup
         options.messageLength = length
-        let location = "\(driver == nil ? "external" : "embedded") driver in \(client.directory)"
-        print("Aeron \(MediaDriver.aeronVersion) ping-pong over \(channel), \(location)")
+        print("Aeron \(MediaDriver.aeronVersion) ping-pong over \(channel), \(connection.location)")
         let result = try PingPong.run(client: client, options: options)
         print(result.summary)
     }
@@ -88,10 +107,9 @@ struct ThroughputCommand: ParsableCommand {
     @Option(help: "Message lengths in bytes, comma-separated.") var lengths = "32,256,1024"
 
     func run() throws {
-        let (driver, directory) = try driverOptions.resolve()
-        defer { driver?.close() }
-        let client = try AeronClient(context: AeronContext(directory: directory))
-        defer { client.close() }
+        let connection = try driverOptions.connect()
+        defer { connection.close() }
+        let client = connection.client
         let publication = try client.addExclusivePublication(channel: channel, streamId: stream)
         let subscription = try client.addSubscription(channel: channel, streamId: stream)
         for length in lengths.split(separator: ",").compactMap({ Int($0) }) {
@@ -172,10 +190,9 @@ struct SendCommand: ParsableCommand {
 
     func run() throws {
         guard length >= 8 else { throw ValidationError("--length must be at least 8") }
-        let (driver, directory) = try driverOptions.resolve()
-        defer { driver?.close() }
-        let client = try AeronClient(context: AeronContext(directory: directory))
-        defer { client.close() }
+        let connection = try driverOptions.connect()
+        defer { connection.close() }
+        let client = connection.client
         let publication = try client.addExclusivePublication(channel: channel, streamId: stream)
         var waited = 0
         while !publication.isConnected {
@@ -210,10 +227,9 @@ struct ReceiveCommand: ParsableCommand {
     @Option(help: "Seconds to wait for all messages.") var timeout = 20
 
     func run() throws {
-        let (driver, directory) = try driverOptions.resolve()
-        defer { driver?.close() }
-        let client = try AeronClient(context: AeronContext(directory: directory))
-        defer { client.close() }
+        let connection = try driverOptions.connect()
+        defer { connection.close() }
+        let client = connection.client
         let subscription = try client.addSubscription(channel: channel, streamId: stream)
         print("ready: subscribed to \(channel) stream \(stream)")
         let assembler = try FragmentAssembler()

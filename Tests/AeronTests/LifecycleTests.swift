@@ -90,12 +90,9 @@ struct LifecycleTests {
 
     @Test("counters: stream positions are visible and application counters count")
     func counters() throws {
-        let client = try TestDriver.client()
-        defer { client.close() }
-        let stream = TestDriver.uniqueStreamId()
-        let subscription = try client.addSubscription(channel: "aeron:ipc", streamId: stream)
-        let publication = try client.addPublication(channel: "aeron:ipc", streamId: stream)
-        #expect(waitUntil { publication.isConnected })
+        let ipc = try IPCStream.connected()
+        defer { ipc.close() }
+        let (client, subscription, publication) = (ipc.client, ipc.subscription, ipc.publication)
         #expect(offerRetrying(publication, patterned(1, length: 100)).isSuccess)
         #expect(receive(1, from: subscription).count == 1)
 

@@ -6,12 +6,9 @@ import Testing
 struct PublishSubscribeTests {
     @Test("IPC: messages arrive complete, in order, with the publisher's session id")
     func ipcRoundTrip() throws {
-        let client = try TestDriver.client()
-        defer { client.close() }
-        let stream = TestDriver.uniqueStreamId()
-        let subscription = try client.addSubscription(channel: "aeron:ipc", streamId: stream)
-        let publication = try client.addPublication(channel: "aeron:ipc", streamId: stream)
-        #expect(waitUntil { publication.isConnected && subscription.isConnected })
+        let ipc = try IPCStream.connected()
+        defer { ipc.close() }
+        let (subscription, publication, stream) = (ipc.subscription, ipc.publication, ipc.streamId)
 
         let sent = (0..<200).map { patterned($0, length: 1 + ($0 * 7) % 900) }
         for message in sent {
@@ -77,12 +74,9 @@ struct PublishSubscribeTests {
 
     @Test("a two-part offer arrives as one message")
     func gatheringOffer() throws {
-        let client = try TestDriver.client()
-        defer { client.close() }
-        let stream = TestDriver.uniqueStreamId()
-        let subscription = try client.addSubscription(channel: "aeron:ipc", streamId: stream)
-        let publication = try client.addExclusivePublication(channel: "aeron:ipc", streamId: stream)
-        #expect(waitUntil { publication.isConnected })
+        let ipc = try IPCStream.connected(exclusive: true)
+        defer { ipc.close() }
+        let (subscription, publication) = (ipc.subscription, ipc.publication)
         let header: [UInt8] = [0xAA, 0xBB, 0xCC]
         let body = patterned(9, length: 500)
         var result = OfferResult.notConnected
@@ -96,12 +90,9 @@ struct PublishSubscribeTests {
 
     @Test("controlled poll: abort keeps the fragment, break stops after it")
     func controlledPoll() throws {
-        let client = try TestDriver.client()
-        defer { client.close() }
-        let stream = TestDriver.uniqueStreamId()
-        let subscription = try client.addSubscription(channel: "aeron:ipc", streamId: stream)
-        let publication = try client.addPublication(channel: "aeron:ipc", streamId: stream)
-        #expect(waitUntil { publication.isConnected })
+        let ipc = try IPCStream.connected()
+        defer { ipc.close() }
+        let (subscription, publication) = (ipc.subscription, ipc.publication)
         for index in 0..<3 { #expect(offerRetrying(publication, [UInt8(index)]).isSuccess) }
 
         var seen: [UInt8] = []
@@ -138,12 +129,9 @@ struct PublishSubscribeTests {
 struct TryClaimTests {
     @Test("a committed claim is delivered, an aborted one is skipped")
     func commitAndAbort() throws {
-        let client = try TestDriver.client()
-        defer { client.close() }
-        let stream = TestDriver.uniqueStreamId()
-        let subscription = try client.addSubscription(channel: "aeron:ipc", streamId: stream)
-        let publication = try client.addExclusivePublication(channel: "aeron:ipc", streamId: stream)
-        #expect(waitUntil { publication.isConnected })
+        let ipc = try IPCStream.connected(exclusive: true)
+        defer { ipc.close() }
+        let (subscription, publication) = (ipc.subscription, ipc.publication)
 
         var claim = BufferClaim()
         #expect(publication.tryClaim(length: 64, into: &claim).isSuccess)
@@ -233,12 +221,9 @@ struct FragmentAssemblerTests {
 
     @Test("IPC fragments carry begin and end flags")
     func fragmentFlags() throws {
-        let client = try TestDriver.client()
-        defer { client.close() }
-        let stream = TestDriver.uniqueStreamId()
-        let subscription = try client.addSubscription(channel: "aeron:ipc", streamId: stream)
-        let publication = try client.addPublication(channel: "aeron:ipc", streamId: stream)
-        #expect(waitUntil { publication.isConnected })
+        let ipc = try IPCStream.connected()
+        defer { ipc.close() }
+        let (subscription, publication) = (ipc.subscription, ipc.publication)
         let large = patterned(5, length: publication.maxPayloadLength * 3 + 10)
         #expect(offerRetrying(publication, large).isSuccess)
 

@@ -32,6 +32,37 @@ enum TestDriver {
     static func uniqueStreamId() -> Int32 { nextStream.wrappingAdd(1, ordering: .relaxed).newValue }
 }
 
+/// A fresh client of the shared driver with a connected IPC subscription and publication on a stream of its own.
+struct IPCStream {
+    let client: AeronClient
+    let streamId: Int32
+    let subscription: Subscription
+    let publication: Publication
+
+    struct NotConnected: Error, CustomStringConvertible {
+        let streamId: Int32
+        var description: String { "IPC stream \(streamId) did not connect within 10 s" }
+    }
+
+    /// Adds the subscription, then the publication (exclusive or concurrent), and waits until both are connected.
+    static func connected(exclusive: Bool = false) throws -> IPCStream {
+        let client = try TestDriver.client()
+        let streamId = TestDriver.uniqueStreamId()
+        let subscription = try client.addSubscription(channel: "aeron:ipc", streamId: streamId)
+        let publication: Publication =
+            exclusive
+            ? try client.addExclusivePublication(channel: "aeron:ipc", streamId: streamId)
+            : try client.addPublication(channel: "aeron:ipc", streamId: streamId)
+        guard waitUntil({ publication.isConnected && subscription.isConnected }) else {
+            client.close()
+            throw NotConnected(streamId: streamId)
+        }
+        return IPCStream(client: client, streamId: streamId, subscription: subscription, publication: publication)
+    }
+
+    func close() { client.close() }
+}
+
 /// Polls `condition` every millisecond until it holds or `timeout` passes; returns whether it held.
 @discardableResult
 func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
