@@ -9,9 +9,14 @@ export TP_AERONMD := $(AERON_PREFIX)/bin/aeronmd
 
 SWIFT ?= swift
 SWIFT_FORMAT ?= swift format
-FORMAT_PATHS := Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
+FORMAT_PATHS := Package.swift Sources Tests Tools/sbe-swift Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
 
-.PHONY: aeron build build-release test run bench format lint clean clean-shm help
+.PHONY: aeron build build-release test run bench format lint clean clean-shm help generate check-generated
+
+# Each schema and the namespace its codecs live in.
+SCHEMAS := wire:WireSchema driver:DriverSchema bridge:BridgeSchema join-barrier:JoinBarrierSchema \
+	trace-link:TraceLinkSchema discovery:DiscoverySchema
+GENERATED_DIR := Sources/TensorPoolWire/Generated
 
 help:
 	@echo "make build  - install Aeron if needed, build debug"
@@ -19,6 +24,7 @@ help:
 	@echo "make run    - install Aeron if needed, run the end-to-end demo on an embedded media driver"
 	@echo "make bench  - Swift-vs-C Aeron baseline and malloc-counting benchmarks (release)"
 	@echo "make format - swift format in place; make lint - check formatting"
+	@echo "make generate - regenerate the SBE codecs from Specs/schemas"
 
 aeron:
 	@Tools/aeron/install.sh --prefix "$(AERON_PREFIX)"
@@ -29,7 +35,29 @@ build: aeron
 build-release: aeron
 	$(SWIFT) build -c release --product tp-aeron
 
-test: aeron clean-shm
+# Regenerate the codecs of every schema into $(1) (a directory).
+define generate_into
+	@mkdir -p $(1)
+	@for entry in $(SCHEMAS); do \
+		name=$${entry%%:*}; namespace=$${entry##*:}; \
+		$(SWIFT) run --skip-build sbe-swift Specs/schemas/$$name.xml --namespace $$namespace \
+			--source-name Specs/schemas/$$name.xml --output $(1)/$$namespace.swift || exit 1; \
+	done
+endef
+
+generate:
+	$(SWIFT) build --product sbe-swift
+	$(call generate_into,$(GENERATED_DIR))
+
+# Fails when the committed codecs differ from what the schemas generate (a schema changed without `make generate`).
+check-generated:
+	$(SWIFT) build --product sbe-swift
+	@rm -rf .build/generated-check
+	$(call generate_into,.build/generated-check)
+	@diff -r $(GENERATED_DIR) .build/generated-check || \
+		{ echo "error: generated codecs are stale: run 'make generate' and commit the result" >&2; exit 1; }
+
+test: aeron clean-shm check-generated
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	@$(MAKE) --no-print-directory clean-shm

@@ -19,7 +19,10 @@ let package = Package(
         .library(name: "Aeron", targets: ["Aeron"]),
         .library(name: "Agents", targets: ["Agents"]),
         .library(name: "AeronPerf", targets: ["AeronPerf"]),
+        .library(name: "SBE", targets: ["SBE"]),
+        .library(name: "TensorPoolWire", targets: ["TensorPoolWire"]),
         .executable(name: "tp-aeron", targets: ["AeronTool"]),
+        .executable(name: "sbe-swift", targets: ["sbe-swift"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +42,22 @@ let package = Package(
             name: "Aeron",
             dependencies: ["CAeron", .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: strictSwift
+        ),
+        // SBE runtime: bounds-checked little-endian access, message header, groups and var data for generated codecs.
+        .target(
+            name: "SBE",
+            swiftSettings: strictSwift
+        ),
+        // Codecs of the six schemas of the protocol family, generated from Specs/schemas by sbe-swift.
+        .target(
+            name: "TensorPoolWire",
+            dependencies: ["SBE"],
+            swiftSettings: strictSwift
+        ),
+        // The SBE code generator: `make generate` runs it over Specs/schemas/*.xml.
+        .executableTarget(
+            name: "sbe-swift",
+            path: "Tools/sbe-swift"
         ),
         // Agrona-style agents: Agent, AgentRunner, AgentInvoker, idle strategies, clocks, polled timers.
         .target(
@@ -65,6 +84,11 @@ let package = Package(
         .testTarget(
             name: "AeronTests",
             dependencies: ["Aeron", "Agents", "AeronTool"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "TensorPoolWireTests",
+            dependencies: ["TensorPoolWire", "SBE"],
             swiftSettings: strictSwift
         ),
         .testTarget(
