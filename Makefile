@@ -17,6 +17,9 @@ FORMAT_PATHS := Package.swift Sources Tests Tools/sbe-swift Benchmarks/Package.s
 SCHEMAS := wire:WireSchema driver:DriverSchema bridge:BridgeSchema join-barrier:JoinBarrierSchema \
 	trace-link:TraceLinkSchema discovery:DiscoverySchema
 GENERATED_DIR := Sources/TensorPoolWire/Generated
+# A test-only schema with versioned fields; its codecs are generated into the test target.
+TEST_SCHEMA_DIR := Tests/TensorPoolWireTests/Schemas
+TEST_GENERATED_DIR := Tests/TensorPoolWireTests/Generated
 
 help:
 	@echo "make build  - install Aeron if needed, build debug"
@@ -35,26 +38,29 @@ build: aeron
 build-release: aeron
 	$(SWIFT) build -c release --product tp-aeron
 
-# Regenerate the codecs of every schema into $(1) (a directory).
+# Regenerate the codecs of every schema into $(1) and those of the test-only schema into $(2).
 define generate_into
-	@mkdir -p $(1)
+	@mkdir -p $(1) $(2)
 	@for entry in $(SCHEMAS); do \
 		name=$${entry%%:*}; namespace=$${entry##*:}; \
 		$(SWIFT) run --skip-build sbe-swift Specs/schemas/$$name.xml --namespace $$namespace \
 			--source-name Specs/schemas/$$name.xml --output $(1)/$$namespace.swift || exit 1; \
 	done
+	@$(SWIFT) run --skip-build sbe-swift $(TEST_SCHEMA_DIR)/versioned.xml --namespace VersionedTestSchema \
+		--source-name $(TEST_SCHEMA_DIR)/versioned.xml --output $(2)/VersionedTestSchema.swift
 endef
 
 generate:
 	$(SWIFT) build --product sbe-swift
-	$(call generate_into,$(GENERATED_DIR))
+	$(call generate_into,$(GENERATED_DIR),$(TEST_GENERATED_DIR))
 
 # Fails when the committed codecs differ from what the schemas generate (a schema changed without `make generate`).
 check-generated:
 	$(SWIFT) build --product sbe-swift
 	@rm -rf .build/generated-check
-	$(call generate_into,.build/generated-check)
-	@diff -r $(GENERATED_DIR) .build/generated-check || \
+	$(call generate_into,.build/generated-check/codecs,.build/generated-check/tests)
+	@diff -r $(GENERATED_DIR) .build/generated-check/codecs && \
+		diff -r $(TEST_GENERATED_DIR) .build/generated-check/tests || \
 		{ echo "error: generated codecs are stale: run 'make generate' and commit the result" >&2; exit 1; }
 
 test: aeron clean-shm check-generated

@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
         // The Aeron C client and C media driver, installed by Tools/aeron/install.sh and found through pkg-config.
@@ -88,7 +89,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TensorPoolWireTests",
-            dependencies: ["TensorPoolWire", "SBE"],
+            dependencies: [
+                "TensorPoolWire", "SBE", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

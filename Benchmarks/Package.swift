@@ -38,6 +38,17 @@ let package = Package(
             path: "Benchmarks/AeronBaseline",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Generated SBE codecs: encode+decode with malloc counts.
+        .executableTarget(
+            name: "WireCodecs",
+            dependencies: [
+                .product(name: "SBE", package: root),
+                .product(name: "TensorPoolWire", package: root),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/WireCodecs",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

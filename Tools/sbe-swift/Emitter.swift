@@ -91,6 +91,10 @@ final class Emitter {
     }
 
     private func validateSupported(_ block: Block) throws {
+        let names = block.fields.map(\.name) + block.groups.map(\.name) + block.data.map(\.name)
+        for name in names where Names.reservedMembers.contains(name) || name.hasPrefix("sbe") {
+            throw SchemaError("\(block.name).\(name): the name is reserved for the generated codecs' own members")
+        }
         for data in block.data where data.sinceVersion > 0 {
             throw SchemaError("\(block.name).\(data.name): sinceVersion on var data is not supported yet")
         }
@@ -199,20 +203,22 @@ final class Emitter {
             block("@inlinable public func \(name)(_ index: Swift.Int) -> \(swift)") {
                 line("precondition(index >= 0 && index < \(type.length), \"\(field.name) index out of range\")")
                 line(
-                    "return SBEBuffer.load(base, \(start) + \(field.offset) + index * \(type.primitive.size), as: \(swift).self)"
+                    "return SBEBuffer.load(sbeBase, \(start) + \(field.offset) + index * \(type.primitive.size), as: \(swift).self)"
                 )
             }
             line("/// The raw bytes of `\(field.name)`.")
             line(
                 "@inlinable public var \(name)Bytes: UnsafeRawBufferPointer { "
-                    + "UnsafeRawBufferPointer(start: base + \(start) + \(field.offset), count: \(field.size)) }")
+                    + "UnsafeRawBufferPointer(start: sbeBase + \(start) + \(field.offset), count: \(field.size)) }")
         case (.primitive(let type), let presence):
             let swift = type.primitive.swiftType
-            let load = "SBEBuffer.load(base, \(start) + \(field.offset), as: \(swift).self)"
+            let load = "SBEBuffer.load(sbeBase, \(start) + \(field.offset), as: \(swift).self)"
             if presence == .optional || field.sinceVersion > 0 {
                 block("@inlinable public var \(name): \(swift)?") {
                     if field.sinceVersion > 0 {
-                        line("guard actingVersion >= \(field.sinceVersion) else { return nil }")
+                        line(
+                            "guard actingVersion >= \(field.sinceVersion), actingBlockLength >= \(field.offset + field.size) else { return nil }"
+                        )
                     }
                     line("let value = \(load)")
                     if presence == .optional {
@@ -226,11 +232,13 @@ final class Emitter {
             }
         case (.enumeration(let type), let presence):
             let load =
-                "\(type.name)(rawValue: SBEBuffer.load(base, \(start) + \(field.offset), as: \(type.encoding.swiftType).self))"
+                "\(type.name)(rawValue: SBEBuffer.load(sbeBase, \(start) + \(field.offset), as: \(type.encoding.swiftType).self))"
             if presence == .optional || field.sinceVersion > 0 {
                 block("@inlinable public var \(name): \(type.name)?") {
                     if field.sinceVersion > 0 {
-                        line("guard actingVersion >= \(field.sinceVersion) else { return nil }")
+                        line(
+                            "guard actingVersion >= \(field.sinceVersion), actingBlockLength >= \(field.offset + field.size) else { return nil }"
+                        )
                     }
                     line("let value = \(load)")
                     line(presence == .optional ? "return value == .nullValue ? nil : value" : "return value")
@@ -271,41 +279,42 @@ final class Emitter {
             line("/// Sets element `index` of `\(field.name)` (0 ..< \(type.length)).")
             block("@inlinable public func set\(capitalized)(_ index: Swift.Int, _ value: \(swift))") {
                 line("precondition(index >= 0 && index < \(type.length), \"\(field.name) index out of range\")")
-                line("SBEBuffer.store(value, base, \(start) + \(field.offset) + index * \(type.primitive.size))")
+                line("SBEBuffer.store(value, sbeBase, \(start) + \(field.offset) + index * \(type.primitive.size))")
             }
             line("/// The raw bytes of `\(field.name)`, to fill in place.")
             line(
                 "@inlinable public var \(name)Bytes: UnsafeMutableRawBufferPointer { "
-                    + "UnsafeMutableRawBufferPointer(start: base + \(start) + \(field.offset), count: \(field.size)) }")
+                    + "UnsafeMutableRawBufferPointer(start: sbeBase + \(start) + \(field.offset), count: \(field.size)) }"
+            )
         case (.primitive(let type), .optional):
             let swift = type.primitive.swiftType
             let at = "\(start) + \(field.offset)"
             line("/// `nil` is written as the null value.")
             block("@inlinable public var \(name): \(swift)?") {
                 block("get") {
-                    line("let value = SBEBuffer.load(UnsafeRawPointer(base), \(at), as: \(swift).self)")
+                    line("let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), \(at), as: \(swift).self)")
                     line("return \(isNull("value", field, type.primitive)) ? nil : value")
                 }
                 line(
-                    "nonmutating set { SBEBuffer.store(newValue ?? \(nullLiteral(field, type.primitive)), base, \(at)) }"
+                    "nonmutating set { SBEBuffer.store(newValue ?? \(nullLiteral(field, type.primitive)), sbeBase, \(at)) }"
                 )
             }
         case (.primitive(let type), _):
             let swift = type.primitive.swiftType
             let at = "\(start) + \(field.offset)"
             block("@inlinable public var \(name): \(swift)") {
-                line("get { SBEBuffer.load(UnsafeRawPointer(base), \(at), as: \(swift).self) }")
-                line("nonmutating set { SBEBuffer.store(newValue, base, \(at)) }")
+                line("get { SBEBuffer.load(UnsafeRawPointer(sbeBase), \(at), as: \(swift).self) }")
+                line("nonmutating set { SBEBuffer.store(newValue, sbeBase, \(at)) }")
             }
         case (.enumeration(let type), let presence):
             let at = "\(start) + \(field.offset)"
             let optional = presence == .optional
             block("@inlinable public var \(name): \(type.name)\(optional ? "?" : "")") {
                 line(
-                    "get { \(optional ? "let value = " : "")\(type.name)(rawValue: SBEBuffer.load(UnsafeRawPointer(base), \(at), as: \(type.encoding.swiftType).self))"
+                    "get { \(optional ? "let value = " : "")\(type.name)(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), \(at), as: \(type.encoding.swiftType).self))"
                         + (optional ? "; return value == .nullValue ? nil : value }" : " }"))
                 line(
-                    "nonmutating set { SBEBuffer.store(\(optional ? "(newValue ?? .nullValue)" : "newValue").rawValue, base, \(at)) }"
+                    "nonmutating set { SBEBuffer.store(\(optional ? "(newValue ?? .nullValue)" : "newValue").rawValue, sbeBase, \(at)) }"
                 )
             }
         case (.composite, _):
@@ -335,13 +344,14 @@ final class Emitter {
             e.line("/// Where the block starts.")
             e.line("public let blockOffset: Swift.Int")
             e.line("/// Where the next group or var-data field goes; the end of the encoding so far.")
-            e.line("public private(set) var limit: Swift.Int")
-            e.line("@usableFromInline let base: UnsafeMutableRawPointer")
+            e.line("@inlinable public var limit: Swift.Int { sbeEncodedLimit }")
+            e.line("@usableFromInline var sbeEncodedLimit: Swift.Int")
+            e.line("@usableFromInline let sbeBase: UnsafeMutableRawPointer")
             e.line("")
             if isRoot {
                 e.line("/// Wraps `buffer` at `offset` to encode the block (no message header).")
                 e.block(
-                    "public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError)"
+                    "@inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError)"
                 ) { e in
                     e.line(
                         "try SBEBuffer.requireWritable(\"\(block.name)\", offset: offset, count: Self.blockLength, capacity: buffer.count)"
@@ -351,7 +361,7 @@ final class Emitter {
                 e.line("")
                 e.line("/// Writes the message header at `offset` and wraps the block after it.")
                 e.block(
-                    "public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self"
+                    "@inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self"
                 ) { e in
                     e.line(
                         "try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: \(namespace).id, version: \(namespace).version).encode(into: buffer, at: offset)"
@@ -363,22 +373,43 @@ final class Emitter {
                 e.line("public var encodedLength: Swift.Int { limit - blockOffset }")
                 e.line("")
             }
-            e.line("@usableFromInline")
+            e.line("@inlinable")
             e.block("init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int)") { e in
                 e.line("self.buffer = buffer")
                 e.line("self.blockOffset = offset")
-                e.line("self.limit = offset + Self.blockLength")
-                e.line("self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase")
+                e.line("self.sbeEncodedLimit = offset + Self.blockLength")
+                e.line("self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase")
+                if let inline = block.inlineVarData {
+                    e.line(
+                        "SBEBuffer.store(\(inline.lengthType.swiftType)(0), sbeBase, offset + \(inline.field.offset))  // `\(inline.field.name)` empty until written"
+                    )
+                }
                 let fieldsEnd = block.fields.map { $0.offset + $0.size }.max() ?? 0
                 if block.blockLength > fieldsEnd {
                     e.line(
-                        "(base + offset + \(fieldsEnd)).initializeMemory(as: UInt8.self, repeating: 0, count: \(block.blockLength - fieldsEnd))"
+                        "(sbeBase + offset + \(fieldsEnd)).initializeMemory(as: UInt8.self, repeating: 0, count: \(block.blockLength - fieldsEnd))"
                     )
                 }
             }
             for field in block.fields {
                 e.line("")
                 e.emitEncoderField(field, start: start)
+            }
+            if let inline = block.inlineVarData {
+                let name = Names.identifier(inline.field.name)
+                let length = inline.lengthType.swiftType
+                for (parameter, type) in [("bytes", "UnsafeRawBufferPointer"), ("text", "Swift.String")] {
+                    e.line("")
+                    e.line(
+                        "/// Writes `\(inline.field.name)`: its length in the block and its bytes right after; call before any group or var data."
+                    )
+                    e.block("@inlinable public mutating func \(name)(_ \(parameter): \(type)) throws(SBEEncodeError)") {
+                        e in
+                        e.line(
+                            "sbeEncodedLimit = try SBEVarData.encode(\"\(inline.field.name)\", \(parameter), into: buffer, at: \(start) + \(inline.field.offset), lengthType: \(length).self, maximum: \(inline.maximum))"
+                        )
+                    }
+                }
             }
             for group in block.groups {
                 let groupType = Names.capitalized(group.name) + "Encoder"
@@ -389,7 +420,7 @@ final class Emitter {
                 )
                 e.line("/// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.")
                 e.block(
-                    "public mutating func \(Names.identifier(group.name))(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout \(groupType)) throws -> Void) throws"
+                    "@inlinable public mutating func \(Names.identifier(group.name))(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout \(groupType)) throws -> Void) throws"
                 ) { e in
                     e.line(
                         "var position = try SBEGroup.encodeHeader(\"\(group.name)\", into: buffer, at: limit, blockLength: \(groupType).blockLength, count: count, countType: \(group.countType.swiftType).self)"
@@ -402,7 +433,7 @@ final class Emitter {
                         e.line("try encodeEntry(index, &entry)")
                         e.line("position = entry.limit")
                     }
-                    e.line("limit = position")
+                    e.line("sbeEncodedLimit = position")
                 }
             }
             for data in block.data {
@@ -411,17 +442,19 @@ final class Emitter {
                 e.line("")
                 e.doc(data.description)
                 e.line("/// Writes `\(data.name)` (at most \(data.maximum) bytes). Call in schema order.")
-                e.block("public mutating func \(name)(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError)") { e in
+                e.block(
+                    "@inlinable public mutating func \(name)(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError)"
+                ) { e in
                     e.line(
-                        "limit = try SBEVarData.encode(\"\(data.name)\", bytes, into: buffer, at: limit, lengthType: \(length).self, maximum: \(data.maximum))"
+                        "sbeEncodedLimit = try SBEVarData.encode(\"\(data.name)\", bytes, into: buffer, at: limit, lengthType: \(length).self, maximum: \(data.maximum))"
                     )
                 }
                 e.line(
                     "/// Writes `\(data.name)` from the UTF-8 of `text`\(data.isText ? " (the schema declares ASCII)" : "")."
                 )
-                e.block("public mutating func \(name)(_ text: Swift.String) throws(SBEEncodeError)") { e in
+                e.block("@inlinable public mutating func \(name)(_ text: Swift.String) throws(SBEEncodeError)") { e in
                     e.line(
-                        "limit = try SBEVarData.encode(\"\(data.name)\", text, into: buffer, at: limit, lengthType: \(length).self, maximum: \(data.maximum))"
+                        "sbeEncodedLimit = try SBEVarData.encode(\"\(data.name)\", text, into: buffer, at: limit, lengthType: \(length).self, maximum: \(data.maximum))"
                     )
                 }
             }
@@ -438,21 +471,21 @@ final class Emitter {
         for group in block.groups {
             let groupType = Names.capitalized(group.name) + "Decoder"
             if checked {
-                line("\(Names.identifier(group.name))Offset = position")
+                line("\(Names.sectionOffset(group.name)) = position")
                 line("position = try \(groupType).validate(buffer, at: position, actingVersion: actingVersion)")
             } else {
-                line("\(Names.identifier(group.name))Offset = position")
-                line("position = \(groupType).skip(base, at: position)")
+                line("\(Names.sectionOffset(group.name)) = position")
+                line("position = \(groupType).skip(sbeBase, at: position)")
             }
         }
         for data in block.data {
-            line("\(Names.identifier(data.name))Offset = position")
+            line("\(Names.sectionOffset(data.name)) = position")
             if checked {
                 line(
                     "position = try SBEVarData.validate(\"\(data.name)\", buffer, at: position, lengthType: \(data.lengthType.swiftType).self, maximum: \(data.maximum))"
                 )
             } else {
-                line("position = SBEVarData.skip(base, at: position, lengthType: \(data.lengthType.swiftType).self)")
+                line("position = SBEVarData.skip(sbeBase, at: position, lengthType: \(data.lengthType.swiftType).self)")
             }
         }
     }
@@ -465,7 +498,7 @@ final class Emitter {
             doc(group.description)
             line("/// The `\(group.name)` group; iterate with `next()`.")
             line(
-                "@inlinable public var \(name): \(groupType) { \(groupType)(base: base, at: \(name)Offset, actingVersion: actingVersion) }"
+                "@inlinable public var \(name): \(groupType) { \(groupType)(sbeBase: sbeBase, at: \(Names.sectionOffset(group.name)), actingVersion: actingVersion) }"
             )
         }
         for data in block.data {
@@ -474,7 +507,7 @@ final class Emitter {
             doc(data.description)
             line("/// The bytes of `\(data.name)`, a view into the buffer.")
             line(
-                "@inlinable public var \(name): UnsafeRawBufferPointer { SBEVarData.view(base, at: \(name)Offset, lengthType: \(data.lengthType.swiftType).self) }"
+                "@inlinable public var \(name): UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: \(Names.sectionOffset(data.name)), lengthType: \(data.lengthType.swiftType).self) }"
             )
             line("/// `\(data.name)` decoded as UTF-8 (allocates a `String`).")
             line("public var \(name)String: Swift.String { Swift.String(decoding: \(name), as: UTF8.self) }")
@@ -484,8 +517,7 @@ final class Emitter {
     private func emitDecoder(_ block: Block, isRoot: Bool) {
         let typeName = (isRoot ? block.name : Names.capitalized(block.name)) + "Decoder"
         let sectionNames =
-            block.groups.map { Names.identifier($0.name) + "Offset" }
-            + block.data.map { Names.identifier($0.name) + "Offset" }
+            block.groups.map { Names.sectionOffset($0.name) } + block.data.map { Names.sectionOffset($0.name) }
         doc(
             block.description
                 ?? (isRoot
@@ -500,7 +532,7 @@ final class Emitter {
             e.line("public static let blockLength: Swift.Int = \(block.blockLength)")
             e.line("/// The shortest acting block length accepted: the end of the last field of version 0.")
             e.line("public static let minimumBlockLength: Swift.Int = \(block.minimumBlockLength)")
-            e.line("@usableFromInline let base: UnsafeRawPointer")
+            e.line("@usableFromInline let sbeBase: UnsafeRawPointer")
             e.line("/// The block length the encoder used.")
             e.line("public let actingBlockLength: Swift.Int")
             e.line("/// The schema version the encoder used.")
@@ -519,7 +551,7 @@ final class Emitter {
                 )
                 e.line("/// length that lies, and never reads outside `buffer`.")
                 e.block(
-                    "public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = \(namespace).version) throws(SBEDecodeError)"
+                    "@inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = \(namespace).version) throws(SBEDecodeError)"
                 ) { e in
                     e.block("guard actingBlockLength >= Self.minimumBlockLength else") { e in
                         e.line(
@@ -530,11 +562,17 @@ final class Emitter {
                         "try SBEBuffer.requireReadable(\"\(block.name)\", offset: offset, count: actingBlockLength, capacity: buffer.count)"
                     )
                     e.line("self.buffer = buffer")
-                    e.line("self.base = buffer.baseAddress ?? SBEBuffer.emptyBase")
+                    e.line("self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase")
                     e.line("self.blockOffset = offset")
                     e.line("self.actingBlockLength = actingBlockLength")
                     e.line("self.actingVersion = actingVersion")
-                    e.line("\(sectionNames.isEmpty ? "let" : "var") position = offset + actingBlockLength")
+                    if let inline = block.inlineVarData {
+                        e.line(
+                            "\(sectionNames.isEmpty ? "let" : "var") position = try SBEVarData.validate(\"\(inline.field.name)\", buffer, at: offset + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self, maximum: \(inline.maximum))"
+                        )
+                    } else {
+                        e.line("\(sectionNames.isEmpty ? "let" : "var") position = offset + actingBlockLength")
+                    }
                     e.emitSectionWalk(block, checked: true)
                     e.line("self.limit = position")
                 }
@@ -544,7 +582,7 @@ final class Emitter {
                 )
                 e.line("/// the header's block length and version.")
                 e.block(
-                    "public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError)"
+                    "@inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError)"
                 ) { e in
                     e.line("let header = try MessageHeader(decoding: buffer, at: offset)")
                     e.line(
@@ -564,44 +602,50 @@ final class Emitter {
                 e.line("/// The number of entries.")
                 e.line("public let count: Swift.Int")
                 e.line("/// The index of the current entry; -1 before the first `next()`.")
-                e.line("@inlinable public var index: Swift.Int { currentIndex }")
-                e.line("@usableFromInline var currentIndex: Swift.Int = -1")
+                e.line("@inlinable public var index: Swift.Int { sbeCurrentIndex }")
+                e.line("@usableFromInline var sbeCurrentIndex: Swift.Int = -1")
                 e.line("/// Where the current entry's block starts.")
-                e.line("@usableFromInline var entryOffset: Swift.Int")
-                e.line("@usableFromInline var nextOffset: Swift.Int")
+                e.line("@usableFromInline var sbeEntryOffset: Swift.Int")
+                e.line("@usableFromInline var sbeNextOffset: Swift.Int")
                 e.line("")
                 e.line("/// Reads the group header at `offset`, which the message decoder validated.")
-                e.line("@usableFromInline")
-                e.block("init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16)") { e in
-                    e.line("self.base = base")
+                e.line("@inlinable")
+                e.block("init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16)") { e in
+                    e.line("self.sbeBase = sbeBase")
                     e.line("self.actingVersion = actingVersion")
-                    e.line("self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))")
+                    e.line("self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))")
                     e.line(
-                        "self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: \(block.countType.swiftType).self))"
+                        "self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: \(block.countType.swiftType).self))"
                     )
-                    e.line("self.nextOffset = offset + \(2 + block.countType.size)")
-                    e.line("self.entryOffset = nextOffset")
+                    e.line("self.sbeNextOffset = offset + \(2 + block.countType.size)")
+                    e.line("self.sbeEntryOffset = sbeNextOffset")
                 }
                 e.line("")
                 e.line("/// Moves to the next entry; `false` after the last one.")
                 e.block("@inlinable public mutating func next() -> Swift.Bool") { e in
-                    e.line("guard currentIndex + 1 < count else { return false }")
-                    e.line("currentIndex += 1")
-                    e.line("entryOffset = nextOffset")
-                    e.line("\(sectionNames.isEmpty ? "let" : "var") position = entryOffset + actingBlockLength")
+                    e.line("guard sbeCurrentIndex + 1 < count else { return false }")
+                    e.line("sbeCurrentIndex += 1")
+                    e.line("sbeEntryOffset = sbeNextOffset")
+                    if let inline = block.inlineVarData {
+                        e.line(
+                            "\(sectionNames.isEmpty ? "let" : "var") position = SBEVarData.skip(sbeBase, at: sbeEntryOffset + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self)"
+                        )
+                    } else {
+                        e.line("\(sectionNames.isEmpty ? "let" : "var") position = sbeEntryOffset + actingBlockLength")
+                    }
                     e.emitSectionWalk(block, checked: false)
-                    e.line("nextOffset = position")
+                    e.line("sbeNextOffset = position")
                     e.line("return true")
                 }
                 e.line("")
                 e.line("/// Checks the group at `offset` and returns the offset just past it.")
                 e.block(
-                    "@usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int"
+                    "@inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int"
                 ) { e in
                     e.line(
                         "let (blockLength, count) = try SBEGroup.header(\"\(block.name)\", buffer, at: offset, countType: \(block.countType.swiftType).self)"
                     )
-                    e.block("guard blockLength >= minimumBlockLength else") { e in
+                    e.block("guard blockLength >= minimumBlockLength || count == 0 else") { e in
                         e.line(
                             "throw .blockLengthTooShort(what: \"\(block.name)\", actual: blockLength, minimum: minimumBlockLength)"
                         )
@@ -611,7 +655,13 @@ final class Emitter {
                         e.line(
                             "try SBEBuffer.requireReadable(\"\(block.name) entry\", offset: position, count: blockLength, capacity: buffer.count)"
                         )
-                        e.line("position += blockLength")
+                        if let inline = block.inlineVarData {
+                            e.line(
+                                "position = try SBEVarData.validate(\"\(inline.field.name)\", buffer, at: position + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self, maximum: \(inline.maximum))"
+                            )
+                        } else {
+                            e.line("position += blockLength")
+                        }
                         for group in block.groups {
                             e.line(
                                 "position = try \(Names.capitalized(group.name))Decoder.validate(buffer, at: position, actingVersion: actingVersion)"
@@ -628,21 +678,27 @@ final class Emitter {
                 e.line("")
                 e.line("/// The offset just past the group at `offset`, which was validated.")
                 e.block(
-                    "@usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int"
+                    "@inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int"
                 ) { e in
-                    e.line("let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))")
+                    e.line("let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))")
                     e.line(
-                        "let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: \(block.countType.swiftType).self))"
+                        "let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: \(block.countType.swiftType).self))"
                     )
                     e.line("var position = offset + \(2 + block.countType.size)")
                     e.block("for _ in 0..<count") { e in
-                        e.line("position += blockLength")
+                        if let inline = block.inlineVarData {
+                            e.line(
+                                "position = SBEVarData.skip(sbeBase, at: position + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self)"
+                            )
+                        } else {
+                            e.line("position += blockLength")
+                        }
                         for group in block.groups {
-                            e.line("position = \(Names.capitalized(group.name))Decoder.skip(base, at: position)")
+                            e.line("position = \(Names.capitalized(group.name))Decoder.skip(sbeBase, at: position)")
                         }
                         for data in block.data {
                             e.line(
-                                "position = SBEVarData.skip(base, at: position, lengthType: \(data.lengthType.swiftType).self)"
+                                "position = SBEVarData.skip(sbeBase, at: position, lengthType: \(data.lengthType.swiftType).self)"
                             )
                         }
                     }
@@ -651,7 +707,20 @@ final class Emitter {
             }
             for field in block.fields {
                 e.line("")
-                e.emitDecoderField(field, start: isRoot ? "blockOffset" : "entryOffset")
+                e.emitDecoderField(field, start: isRoot ? "blockOffset" : "sbeEntryOffset")
+            }
+            if let inline = block.inlineVarData {
+                let name = Names.identifier(inline.field.name)
+                let start = isRoot ? "blockOffset" : "sbeEntryOffset"
+                e.line("")
+                e.line(
+                    "/// The bytes of `\(inline.field.name)`, which follow its length in the block; a view into the buffer."
+                )
+                e.line(
+                    "@inlinable public var \(name): UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: \(start) + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self) }"
+                )
+                e.line("/// `\(inline.field.name)` decoded as UTF-8 (allocates a `String`).")
+                e.line("public var \(name)String: Swift.String { Swift.String(decoding: \(name), as: UTF8.self) }")
             }
             e.emitSectionAccessors(block)
             for group in block.groups {
@@ -684,4 +753,13 @@ enum Names {
     }
 
     static func capitalized(_ name: String) -> String { name.prefix(1).uppercased() + name.dropFirst() }
+
+    /// The internal stored offset of a group or var-data section, e.g. `sbePayloadPoolsOffset`.
+    static func sectionOffset(_ name: String) -> String { "sbe" + capitalized(name) + "Offset" }
+
+    /// Public members of the generated codecs; a schema field, group or var-data name must not be one of them.
+    static let reservedMembers: Set<String> = [
+        "buffer", "blockOffset", "limit", "encodedLength", "actingBlockLength", "actingVersion", "count", "index",
+        "next", "templateId", "blockLength", "minimumBlockLength", "wrapAndApplyHeader", "validate", "skip",
+    ]
 }

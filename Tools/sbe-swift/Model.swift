@@ -145,6 +145,17 @@ struct Block {
     var countType: Primitive = .uint16
     var sinceVersion = 0
 
+    /// A var-data composite used as the block's last fixed field (the discovery `tags` entries): its length lies in
+    /// the block and its bytes follow the length directly, so the entry extends past the block by that many bytes.
+    var inlineVarData: (field: Field, lengthType: Primitive, maximum: UInt64)? {
+        guard let last = fields.last(where: { $0.size > 0 }), case .composite(let composite, _) = last.kind,
+            let length = composite.member("length"), let bytes = composite.member("varData"), bytes.length == 0
+        else { return nil }
+        let typeMaximum: UInt64 = length.primitive == .uint8 ? 255 : length.primitive == .uint16 ? 65_535 : 0xFFFF_FFFF
+        let maximum = length.maxValue.flatMap { UInt64($0) } ?? typeMaximum
+        return (last, length.primitive, min(maximum, typeMaximum))
+    }
+
     /// The smallest acting block length whose fields cover every field of version 0.
     var minimumBlockLength: Int {
         fields.filter { $0.sinceVersion == 0 && $0.size > 0 }.map { $0.offset + $0.size }.max() ?? 0

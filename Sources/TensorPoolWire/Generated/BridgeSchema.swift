@@ -72,17 +72,18 @@ extension BridgeSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("BridgeFrameChunk", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: BridgeSchema.id, version: BridgeSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -90,102 +91,102 @@ extension BridgeSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream the frame belongs to on the sending side.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Layout generation of the source stream.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Frame sequence number.
         @inlinable public var seq: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// TraceLink identity of the frame, identical in every chunk; 0 when tracing is off.
         /// `nil` is written as the null value.
         @inlinable public var traceId: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt64.self)
                 return value == 0 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 0 as UInt64, base, blockOffset + 20) }
+            nonmutating set { SBEBuffer.store(newValue ?? 0 as UInt64, sbeBase, blockOffset + 20) }
         }
 
         /// Zero-based position of this chunk in the frame.
         @inlinable public var chunkIndex: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 28, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 28) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 28, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 28) }
         }
 
         /// Number of chunks making up the frame.
         @inlinable public var chunkCount: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 32, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 32) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 32, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 32) }
         }
 
         /// Where this chunk's bytes go in the payload.
         @inlinable public var chunkOffset: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 36, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 36) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 36, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 36) }
         }
 
         /// Payload bytes in this chunk.
         @inlinable public var chunkLength: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 40, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 40) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 40, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 40) }
         }
 
         /// Size of the whole frame payload.
         @inlinable public var payloadLength: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 44, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 44) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 44, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 44) }
         }
 
         /// CRC32C over this chunk's header and payload bytes when integrity checking is on; 0 when off.
         @inlinable public var payloadCrc32c: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 48, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 48) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 48, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 48) }
         }
 
         /// Whether headerBytes carries the slot header; true only for the first chunk.
         @inlinable public var headerIncluded: Bool {
-            get { Bool(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 52, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 52) }
+            get { Bool(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 52, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 52) }
         }
 
         /// The source's 256-byte header slot when headerIncluded, empty otherwise.
         /// Writes `headerBytes` (at most 256 bytes). Call in schema order.
-        public mutating func headerBytes(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("headerBytes", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 256)
+        @inlinable public mutating func headerBytes(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("headerBytes", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 256)
         }
         /// Writes `headerBytes` from the UTF-8 of `text`.
-        public mutating func headerBytes(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("headerBytes", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 256)
+        @inlinable public mutating func headerBytes(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("headerBytes", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 256)
         }
 
         /// This chunk's slice of the payload.
         /// Writes `payloadBytes` (at most 1073741824 bytes). Call in schema order.
-        public mutating func payloadBytes(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("payloadBytes", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func payloadBytes(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("payloadBytes", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `payloadBytes` from the UTF-8 of `text`.
-        public mutating func payloadBytes(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("payloadBytes", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func payloadBytes(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("payloadBytes", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -197,13 +198,13 @@ extension BridgeSchema {
         public static let blockLength: Swift.Int = 53
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 53
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var headerBytesOffset: Swift.Int = 0
-        @usableFromInline var payloadBytesOffset: Swift.Int = 0
+        @usableFromInline var sbeHeaderBytesOffset: Swift.Int = 0
+        @usableFromInline var sbePayloadBytesOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -213,27 +214,27 @@ extension BridgeSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = BridgeSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = BridgeSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "BridgeFrameChunk", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("BridgeFrameChunk", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            headerBytesOffset = position
+            sbeHeaderBytesOffset = position
             position = try SBEVarData.validate("headerBytes", buffer, at: position, lengthType: UInt32.self, maximum: 256)
-            payloadBytesOffset = position
+            sbePayloadBytesOffset = position
             position = try SBEVarData.validate("payloadBytes", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == BridgeSchema.id else { throw .wrongSchema(expected: BridgeSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -244,50 +245,50 @@ extension BridgeSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream the frame belongs to on the sending side.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Layout generation of the source stream.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 4, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt64.self) }
 
         /// Frame sequence number.
-        @inlinable public var seq: UInt64 { SBEBuffer.load(base, blockOffset + 12, as: UInt64.self) }
+        @inlinable public var seq: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self) }
 
         /// TraceLink identity of the frame, identical in every chunk; 0 when tracing is off.
         @inlinable public var traceId: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 20, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt64.self)
             return value == 0 as UInt64 ? nil : value
         }
 
         /// Zero-based position of this chunk in the frame.
-        @inlinable public var chunkIndex: UInt32 { SBEBuffer.load(base, blockOffset + 28, as: UInt32.self) }
+        @inlinable public var chunkIndex: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 28, as: UInt32.self) }
 
         /// Number of chunks making up the frame.
-        @inlinable public var chunkCount: UInt32 { SBEBuffer.load(base, blockOffset + 32, as: UInt32.self) }
+        @inlinable public var chunkCount: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 32, as: UInt32.self) }
 
         /// Where this chunk's bytes go in the payload.
-        @inlinable public var chunkOffset: UInt32 { SBEBuffer.load(base, blockOffset + 36, as: UInt32.self) }
+        @inlinable public var chunkOffset: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 36, as: UInt32.self) }
 
         /// Payload bytes in this chunk.
-        @inlinable public var chunkLength: UInt32 { SBEBuffer.load(base, blockOffset + 40, as: UInt32.self) }
+        @inlinable public var chunkLength: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 40, as: UInt32.self) }
 
         /// Size of the whole frame payload.
-        @inlinable public var payloadLength: UInt32 { SBEBuffer.load(base, blockOffset + 44, as: UInt32.self) }
+        @inlinable public var payloadLength: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 44, as: UInt32.self) }
 
         /// CRC32C over this chunk's header and payload bytes when integrity checking is on; 0 when off.
-        @inlinable public var payloadCrc32c: UInt32 { SBEBuffer.load(base, blockOffset + 48, as: UInt32.self) }
+        @inlinable public var payloadCrc32c: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 48, as: UInt32.self) }
 
         /// Whether headerBytes carries the slot header; true only for the first chunk.
-        @inlinable public var headerIncluded: Bool { Bool(rawValue: SBEBuffer.load(base, blockOffset + 52, as: UInt8.self)) }
+        @inlinable public var headerIncluded: Bool { Bool(rawValue: SBEBuffer.load(sbeBase, blockOffset + 52, as: UInt8.self)) }
 
         /// The source's 256-byte header slot when headerIncluded, empty otherwise.
         /// The bytes of `headerBytes`, a view into the buffer.
-        @inlinable public var headerBytes: UnsafeRawBufferPointer { SBEVarData.view(base, at: headerBytesOffset, lengthType: UInt32.self) }
+        @inlinable public var headerBytes: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeHeaderBytesOffset, lengthType: UInt32.self) }
         /// `headerBytes` decoded as UTF-8 (allocates a `String`).
         public var headerBytesString: Swift.String { Swift.String(decoding: headerBytes, as: UTF8.self) }
 
         /// This chunk's slice of the payload.
         /// The bytes of `payloadBytes`, a view into the buffer.
-        @inlinable public var payloadBytes: UnsafeRawBufferPointer { SBEVarData.view(base, at: payloadBytesOffset, lengthType: UInt32.self) }
+        @inlinable public var payloadBytes: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbePayloadBytesOffset, lengthType: UInt32.self) }
         /// `payloadBytes` decoded as UTF-8 (allocates a `String`).
         public var payloadBytesString: Swift.String { Swift.String(decoding: payloadBytes, as: UTF8.self) }
     }

@@ -76,17 +76,18 @@ extension DiscoverySchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("DiscoveryRequest", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DiscoverySchema.id, version: DiscoverySchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -94,66 +95,66 @@ extension DiscoverySchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Client-chosen id echoed in the response.
         @inlinable public var requestId: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Opaque identifier of the client.
         @inlinable public var clientId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Stream id to answer on; must not be 0.
         @inlinable public var responseStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Only this stream; null for any.
         /// `nil` is written as the null value.
         @inlinable public var streamId: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 16) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 16) }
         }
 
         /// Only this producer; null for any.
         /// `nil` is written as the null value.
         @inlinable public var producerId: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 20) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 20) }
         }
 
         /// Only this data source; null for any.
         /// `nil` is written as the null value.
         @inlinable public var dataSourceId: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 24, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 24, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 24) }
+            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 24) }
         }
 
         /// Tags a stream must all carry.
         /// Encodes the `tags` group: `count` entries, each written by `encodeEntry`. Call in schema order.
         /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-        public mutating func tags(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout TagsEncoder) throws -> Void) throws {
+        @inlinable public mutating func tags(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout TagsEncoder) throws -> Void) throws {
             var position = try SBEGroup.encodeHeader("tags", into: buffer, at: limit, blockLength: TagsEncoder.blockLength, count: count, countType: UInt16.self)
             for index in 0..<count {
                 try SBEBuffer.requireWritable("tags entry", offset: position, count: TagsEncoder.blockLength, capacity: buffer.count)
@@ -161,27 +162,27 @@ extension DiscoverySchema {
                 try encodeEntry(index, &entry)
                 position = entry.limit
             }
-            limit = position
+            sbeEncodedLimit = position
         }
 
         /// Channel to answer on; a request without one gets no answer.
         /// Writes `responseChannel` (at most 1073741824 bytes). Call in schema order.
-        public mutating func responseChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("responseChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func responseChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("responseChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `responseChannel` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func responseChannel(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("responseChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func responseChannel(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("responseChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// Only the source with exactly this name; empty for any.
         /// Writes `dataSourceName` (at most 1073741824 bytes). Call in schema order.
-        public mutating func dataSourceName(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("dataSourceName", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func dataSourceName(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("dataSourceName", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `dataSourceName` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func dataSourceName(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("dataSourceName", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func dataSourceName(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("dataSourceName", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// Tags a stream must all carry.
@@ -193,22 +194,34 @@ extension DiscoverySchema {
             /// Where the block starts.
             public let blockOffset: Swift.Int
             /// Where the next group or var-data field goes; the end of the encoding so far.
-            public private(set) var limit: Swift.Int
-            @usableFromInline let base: UnsafeMutableRawPointer
+            @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+            @usableFromInline var sbeEncodedLimit: Swift.Int
+            @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-            @usableFromInline
+            @inlinable
             init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                 self.buffer = buffer
                 self.blockOffset = offset
-                self.limit = offset + Self.blockLength
-                self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                self.sbeEncodedLimit = offset + Self.blockLength
+                self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                SBEBuffer.store(UInt32(0), sbeBase, offset + 0)  // `tag` empty until written
             }
 
             /// One tag. Declared as a fixed field of the var-data composite, so the entry block holds only the 4-byte length and the tag's bytes follow the block; codecs step over them by hand.
             /// Member `length` of the composite `varAsciiEncoding` field `tag`.
             @inlinable public var tagLength: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
+            }
+
+            /// Writes `tag`: its length in the block and its bytes right after; call before any group or var data.
+            @inlinable public mutating func tag(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("tag", bytes, into: buffer, at: blockOffset + 0, lengthType: UInt32.self, maximum: 1073741824)
+            }
+
+            /// Writes `tag`: its length in the block and its bytes right after; call before any group or var data.
+            @inlinable public mutating func tag(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("tag", text, into: buffer, at: blockOffset + 0, lengthType: UInt32.self, maximum: 1073741824)
             }
         }
     }
@@ -221,14 +234,14 @@ extension DiscoverySchema {
         public static let blockLength: Swift.Int = 32
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 32
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var tagsOffset: Swift.Int = 0
-        @usableFromInline var responseChannelOffset: Swift.Int = 0
-        @usableFromInline var dataSourceNameOffset: Swift.Int = 0
+        @usableFromInline var sbeTagsOffset: Swift.Int = 0
+        @usableFromInline var sbeResponseChannelOffset: Swift.Int = 0
+        @usableFromInline var sbeDataSourceNameOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -238,29 +251,29 @@ extension DiscoverySchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DiscoverySchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DiscoverySchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "DiscoveryRequest", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("DiscoveryRequest", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            tagsOffset = position
+            sbeTagsOffset = position
             position = try TagsDecoder.validate(buffer, at: position, actingVersion: actingVersion)
-            responseChannelOffset = position
+            sbeResponseChannelOffset = position
             position = try SBEVarData.validate("responseChannel", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
-            dataSourceNameOffset = position
+            sbeDataSourceNameOffset = position
             position = try SBEVarData.validate("dataSourceName", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DiscoverySchema.id else { throw .wrongSchema(expected: DiscoverySchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -271,45 +284,45 @@ extension DiscoverySchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Client-chosen id echoed in the response.
-        @inlinable public var requestId: UInt64 { SBEBuffer.load(base, blockOffset + 0, as: UInt64.self) }
+        @inlinable public var requestId: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt64.self) }
 
         /// Opaque identifier of the client.
-        @inlinable public var clientId: UInt32 { SBEBuffer.load(base, blockOffset + 8, as: UInt32.self) }
+        @inlinable public var clientId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt32.self) }
 
         /// Stream id to answer on; must not be 0.
-        @inlinable public var responseStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 12, as: UInt32.self) }
+        @inlinable public var responseStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt32.self) }
 
         /// Only this stream; null for any.
         @inlinable public var streamId: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 16, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// Only this producer; null for any.
         @inlinable public var producerId: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 20, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// Only this data source; null for any.
         @inlinable public var dataSourceId: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 24, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 24, as: UInt64.self)
             return value == 18446744073709551615 as UInt64 ? nil : value
         }
 
         /// Tags a stream must all carry.
         /// The `tags` group; iterate with `next()`.
-        @inlinable public var tags: TagsDecoder { TagsDecoder(base: base, at: tagsOffset, actingVersion: actingVersion) }
+        @inlinable public var tags: TagsDecoder { TagsDecoder(sbeBase: sbeBase, at: sbeTagsOffset, actingVersion: actingVersion) }
 
         /// Channel to answer on; a request without one gets no answer.
         /// The bytes of `responseChannel`, a view into the buffer.
-        @inlinable public var responseChannel: UnsafeRawBufferPointer { SBEVarData.view(base, at: responseChannelOffset, lengthType: UInt32.self) }
+        @inlinable public var responseChannel: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeResponseChannelOffset, lengthType: UInt32.self) }
         /// `responseChannel` decoded as UTF-8 (allocates a `String`).
         public var responseChannelString: Swift.String { Swift.String(decoding: responseChannel, as: UTF8.self) }
 
         /// Only the source with exactly this name; empty for any.
         /// The bytes of `dataSourceName`, a view into the buffer.
-        @inlinable public var dataSourceName: UnsafeRawBufferPointer { SBEVarData.view(base, at: dataSourceNameOffset, lengthType: UInt32.self) }
+        @inlinable public var dataSourceName: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeDataSourceNameOffset, lengthType: UInt32.self) }
         /// `dataSourceName` decoded as UTF-8 (allocates a `String`).
         public var dataSourceNameString: Swift.String { Swift.String(decoding: dataSourceName, as: UTF8.self) }
 
@@ -319,7 +332,7 @@ extension DiscoverySchema {
             public static let blockLength: Swift.Int = 4
             /// The shortest acting block length accepted: the end of the last field of version 0.
             public static let minimumBlockLength: Swift.Int = 4
-            @usableFromInline let base: UnsafeRawPointer
+            @usableFromInline let sbeBase: UnsafeRawPointer
             /// The block length the encoder used.
             public let actingBlockLength: Swift.Int
             /// The schema version the encoder used.
@@ -327,61 +340,66 @@ extension DiscoverySchema {
             /// The number of entries.
             public let count: Swift.Int
             /// The index of the current entry; -1 before the first `next()`.
-            @inlinable public var index: Swift.Int { currentIndex }
-            @usableFromInline var currentIndex: Swift.Int = -1
+            @inlinable public var index: Swift.Int { sbeCurrentIndex }
+            @usableFromInline var sbeCurrentIndex: Swift.Int = -1
             /// Where the current entry's block starts.
-            @usableFromInline var entryOffset: Swift.Int
-            @usableFromInline var nextOffset: Swift.Int
+            @usableFromInline var sbeEntryOffset: Swift.Int
+            @usableFromInline var sbeNextOffset: Swift.Int
 
             /// Reads the group header at `offset`, which the message decoder validated.
-            @usableFromInline
-            init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                self.base = base
+            @inlinable
+            init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                self.sbeBase = sbeBase
                 self.actingVersion = actingVersion
-                self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                self.nextOffset = offset + 4
-                self.entryOffset = nextOffset
+                self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                self.sbeNextOffset = offset + 4
+                self.sbeEntryOffset = sbeNextOffset
             }
 
             /// Moves to the next entry; `false` after the last one.
             @inlinable public mutating func next() -> Swift.Bool {
-                guard currentIndex + 1 < count else { return false }
-                currentIndex += 1
-                entryOffset = nextOffset
-                let position = entryOffset + actingBlockLength
-                nextOffset = position
+                guard sbeCurrentIndex + 1 < count else { return false }
+                sbeCurrentIndex += 1
+                sbeEntryOffset = sbeNextOffset
+                let position = SBEVarData.skip(sbeBase, at: sbeEntryOffset + 0, lengthType: UInt32.self)
+                sbeNextOffset = position
                 return true
             }
 
             /// Checks the group at `offset` and returns the offset just past it.
-            @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+            @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                 let (blockLength, count) = try SBEGroup.header("tags", buffer, at: offset, countType: UInt16.self)
-                guard blockLength >= minimumBlockLength else {
+                guard blockLength >= minimumBlockLength || count == 0 else {
                     throw .blockLengthTooShort(what: "tags", actual: blockLength, minimum: minimumBlockLength)
                 }
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("tags entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = try SBEVarData.validate("tag", buffer, at: position + 0, lengthType: UInt32.self, maximum: 1073741824)
                 }
                 return position
             }
 
             /// The offset just past the group at `offset`, which was validated.
-            @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+            @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = SBEVarData.skip(sbeBase, at: position + 0, lengthType: UInt32.self)
                 }
                 return position
             }
 
             /// One tag. Declared as a fixed field of the var-data composite, so the entry block holds only the 4-byte length and the tag's bytes follow the block; codecs step over them by hand.
             /// Member `length` of the composite `varAsciiEncoding` field `tag`.
-            @inlinable public var tagLength: UInt32 { SBEBuffer.load(base, entryOffset + 0, as: UInt32.self) }
+            @inlinable public var tagLength: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt32.self) }
+
+            /// The bytes of `tag`, which follow its length in the block; a view into the buffer.
+            @inlinable public var tag: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeEntryOffset + 0, lengthType: UInt32.self) }
+            /// `tag` decoded as UTF-8 (allocates a `String`).
+            public var tagString: Swift.String { Swift.String(decoding: tag, as: UTF8.self) }
         }
     }
 }
@@ -398,17 +416,18 @@ extension DiscoverySchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("DiscoveryResponse", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DiscoverySchema.id, version: DiscoverySchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -416,30 +435,30 @@ extension DiscoverySchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Id copied from the request.
         @inlinable public var requestId: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Outcome of the query.
         @inlinable public var status: DiscoveryStatus {
-            get { DiscoveryStatus(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 8) }
+            get { DiscoveryStatus(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 8) }
         }
 
         /// One entry per matching stream.
         /// Encodes the `results` group: `count` entries, each written by `encodeEntry`. Call in schema order.
         /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-        public mutating func results(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout ResultsEncoder) throws -> Void) throws {
+        @inlinable public mutating func results(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout ResultsEncoder) throws -> Void) throws {
             var position = try SBEGroup.encodeHeader("results", into: buffer, at: limit, blockLength: ResultsEncoder.blockLength, count: count, countType: UInt16.self)
             for index in 0..<count {
                 try SBEBuffer.requireWritable("results entry", offset: position, count: ResultsEncoder.blockLength, capacity: buffer.count)
@@ -447,17 +466,17 @@ extension DiscoverySchema {
                 try encodeEntry(index, &entry)
                 position = entry.limit
             }
-            limit = position
+            sbeEncodedLimit = position
         }
 
         /// Explanation when the status is ERROR; may be empty.
         /// Writes `errorMessage` (at most 1073741824 bytes). Call in schema order.
-        public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `errorMessage` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// One entry per matching stream.
@@ -469,79 +488,80 @@ extension DiscoverySchema {
             /// Where the block starts.
             public let blockOffset: Swift.Int
             /// Where the next group or var-data field goes; the end of the encoding so far.
-            public private(set) var limit: Swift.Int
-            @usableFromInline let base: UnsafeMutableRawPointer
+            @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+            @usableFromInline var sbeEncodedLimit: Swift.Int
+            @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-            @usableFromInline
+            @inlinable
             init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                 self.buffer = buffer
                 self.blockOffset = offset
-                self.limit = offset + Self.blockLength
-                self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                self.sbeEncodedLimit = offset + Self.blockLength
+                self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
             }
 
             /// Stream found.
             @inlinable public var streamId: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
             }
 
             /// Its producer.
             @inlinable public var producerId: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
             }
 
             /// Its current layout generation.
             @inlinable public var epoch: UInt64 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
             }
 
             /// Its SHM layout version.
             @inlinable public var layoutVersion: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 16) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 16) }
             }
 
             /// Slots in its header ring.
             @inlinable public var headerNslots: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 20) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 20) }
             }
 
             /// Size of one header slot in bytes.
             @inlinable public var headerSlotBytes: UInt16 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 24, as: UInt16.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 24) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 24, as: UInt16.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 24) }
             }
 
             /// Tensor rank capacity of its TensorHeader; an encoded byte here, unlike the wire-schema constant.
             @inlinable public var maxDims: UInt8 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 26, as: UInt8.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 26) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 26, as: UInt8.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 26) }
             }
 
             /// Its data source id; null when unknown.
             /// `nil` is written as the null value.
             @inlinable public var dataSourceId: UInt64? {
                 get {
-                    let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 27, as: UInt64.self)
+                    let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 27, as: UInt64.self)
                     return value == 18446744073709551615 as UInt64 ? nil : value
                 }
-                nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 27) }
+                nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 27) }
             }
 
             /// Stream id of the driver control endpoint to attach through.
             @inlinable public var driverControlStreamId: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 35, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 35) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 35, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 35) }
             }
 
             /// One entry per payload pool of the stream.
             /// Encodes the `payloadPools` group: `count` entries, each written by `encodeEntry`. Call in schema order.
             /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-            public mutating func payloadPools(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout PayloadPoolsEncoder) throws -> Void) throws {
+            @inlinable public mutating func payloadPools(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout PayloadPoolsEncoder) throws -> Void) throws {
                 var position = try SBEGroup.encodeHeader("payloadPools", into: buffer, at: limit, blockLength: PayloadPoolsEncoder.blockLength, count: count, countType: UInt16.self)
                 for index in 0..<count {
                     try SBEBuffer.requireWritable("payloadPools entry", offset: position, count: PayloadPoolsEncoder.blockLength, capacity: buffer.count)
@@ -549,13 +569,13 @@ extension DiscoverySchema {
                     try encodeEntry(index, &entry)
                     position = entry.limit
                 }
-                limit = position
+                sbeEncodedLimit = position
             }
 
             /// All tags of the stream.
             /// Encodes the `tags` group: `count` entries, each written by `encodeEntry`. Call in schema order.
             /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-            public mutating func tags(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout TagsEncoder) throws -> Void) throws {
+            @inlinable public mutating func tags(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout TagsEncoder) throws -> Void) throws {
                 var position = try SBEGroup.encodeHeader("tags", into: buffer, at: limit, blockLength: TagsEncoder.blockLength, count: count, countType: UInt16.self)
                 for index in 0..<count {
                     try SBEBuffer.requireWritable("tags entry", offset: position, count: TagsEncoder.blockLength, capacity: buffer.count)
@@ -563,47 +583,47 @@ extension DiscoverySchema {
                     try encodeEntry(index, &entry)
                     position = entry.limit
                 }
-                limit = position
+                sbeEncodedLimit = position
             }
 
             /// Location of the header ring's SHM region.
             /// Writes `headerRegionUri` (at most 1073741824 bytes). Call in schema order.
-            public mutating func headerRegionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("headerRegionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func headerRegionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("headerRegionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `headerRegionUri` from the UTF-8 of `text` (the schema declares ASCII).
-            public mutating func headerRegionUri(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("headerRegionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func headerRegionUri(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("headerRegionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
 
             /// Name of the data source, exactly as announced.
             /// Writes `dataSourceName` (at most 1073741824 bytes). Call in schema order.
-            public mutating func dataSourceName(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("dataSourceName", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func dataSourceName(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("dataSourceName", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `dataSourceName` from the UTF-8 of `text` (the schema declares ASCII).
-            public mutating func dataSourceName(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("dataSourceName", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func dataSourceName(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("dataSourceName", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
 
             /// Identity of the driver responsible for the stream.
             /// Writes `driverInstanceId` (at most 1073741824 bytes). Call in schema order.
-            public mutating func driverInstanceId(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("driverInstanceId", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func driverInstanceId(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("driverInstanceId", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `driverInstanceId` from the UTF-8 of `text` (the schema declares ASCII).
-            public mutating func driverInstanceId(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("driverInstanceId", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func driverInstanceId(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("driverInstanceId", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
 
             /// Channel of the driver control endpoint to attach through.
             /// Writes `driverControlChannel` (at most 1073741824 bytes). Call in schema order.
-            public mutating func driverControlChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("driverControlChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func driverControlChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("driverControlChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `driverControlChannel` from the UTF-8 of `text` (the schema declares ASCII).
-            public mutating func driverControlChannel(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("driverControlChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func driverControlChannel(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("driverControlChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
 
             /// One entry per payload pool of the stream.
@@ -615,43 +635,44 @@ extension DiscoverySchema {
                 /// Where the block starts.
                 public let blockOffset: Swift.Int
                 /// Where the next group or var-data field goes; the end of the encoding so far.
-                public private(set) var limit: Swift.Int
-                @usableFromInline let base: UnsafeMutableRawPointer
+                @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+                @usableFromInline var sbeEncodedLimit: Swift.Int
+                @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-                @usableFromInline
+                @inlinable
                 init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                     self.buffer = buffer
                     self.blockOffset = offset
-                    self.limit = offset + Self.blockLength
-                    self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                    self.sbeEncodedLimit = offset + Self.blockLength
+                    self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
                 }
 
                 /// Pool identifier.
                 @inlinable public var poolId: UInt16 {
-                    get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt16.self) }
-                    nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                    get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt16.self) }
+                    nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
                 }
 
                 /// Number of payload slots in the pool.
                 @inlinable public var poolNslots: UInt32 {
-                    get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 2, as: UInt32.self) }
-                    nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 2) }
+                    get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 2, as: UInt32.self) }
+                    nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 2) }
                 }
 
                 /// Distance in bytes between consecutive payload slots.
                 @inlinable public var strideBytes: UInt32 {
-                    get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 6, as: UInt32.self) }
-                    nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 6) }
+                    get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 6, as: UInt32.self) }
+                    nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 6) }
                 }
 
                 /// Location of the pool's SHM region.
                 /// Writes `regionUri` (at most 1073741824 bytes). Call in schema order.
-                public mutating func regionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                    limit = try SBEVarData.encode("regionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+                @inlinable public mutating func regionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                    sbeEncodedLimit = try SBEVarData.encode("regionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
                 }
                 /// Writes `regionUri` from the UTF-8 of `text` (the schema declares ASCII).
-                public mutating func regionUri(_ text: Swift.String) throws(SBEEncodeError) {
-                    limit = try SBEVarData.encode("regionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+                @inlinable public mutating func regionUri(_ text: Swift.String) throws(SBEEncodeError) {
+                    sbeEncodedLimit = try SBEVarData.encode("regionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
                 }
             }
 
@@ -664,22 +685,34 @@ extension DiscoverySchema {
                 /// Where the block starts.
                 public let blockOffset: Swift.Int
                 /// Where the next group or var-data field goes; the end of the encoding so far.
-                public private(set) var limit: Swift.Int
-                @usableFromInline let base: UnsafeMutableRawPointer
+                @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+                @usableFromInline var sbeEncodedLimit: Swift.Int
+                @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-                @usableFromInline
+                @inlinable
                 init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                     self.buffer = buffer
                     self.blockOffset = offset
-                    self.limit = offset + Self.blockLength
-                    self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                    self.sbeEncodedLimit = offset + Self.blockLength
+                    self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                    SBEBuffer.store(UInt32(0), sbeBase, offset + 0)  // `tag` empty until written
                 }
 
                 /// One tag, laid out as in DiscoveryRequest.tags: 4-byte length in the block, bytes after it.
                 /// Member `length` of the composite `varAsciiEncoding` field `tag`.
                 @inlinable public var tagLength: UInt32 {
-                    get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-                    nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                    get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+                    nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
+                }
+
+                /// Writes `tag`: its length in the block and its bytes right after; call before any group or var data.
+                @inlinable public mutating func tag(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                    sbeEncodedLimit = try SBEVarData.encode("tag", bytes, into: buffer, at: blockOffset + 0, lengthType: UInt32.self, maximum: 1073741824)
+                }
+
+                /// Writes `tag`: its length in the block and its bytes right after; call before any group or var data.
+                @inlinable public mutating func tag(_ text: Swift.String) throws(SBEEncodeError) {
+                    sbeEncodedLimit = try SBEVarData.encode("tag", text, into: buffer, at: blockOffset + 0, lengthType: UInt32.self, maximum: 1073741824)
                 }
             }
         }
@@ -693,13 +726,13 @@ extension DiscoverySchema {
         public static let blockLength: Swift.Int = 9
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 9
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var resultsOffset: Swift.Int = 0
-        @usableFromInline var errorMessageOffset: Swift.Int = 0
+        @usableFromInline var sbeResultsOffset: Swift.Int = 0
+        @usableFromInline var sbeErrorMessageOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -709,27 +742,27 @@ extension DiscoverySchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DiscoverySchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DiscoverySchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "DiscoveryResponse", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("DiscoveryResponse", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            resultsOffset = position
+            sbeResultsOffset = position
             position = try ResultsDecoder.validate(buffer, at: position, actingVersion: actingVersion)
-            errorMessageOffset = position
+            sbeErrorMessageOffset = position
             position = try SBEVarData.validate("errorMessage", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DiscoverySchema.id else { throw .wrongSchema(expected: DiscoverySchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -740,18 +773,18 @@ extension DiscoverySchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Id copied from the request.
-        @inlinable public var requestId: UInt64 { SBEBuffer.load(base, blockOffset + 0, as: UInt64.self) }
+        @inlinable public var requestId: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt64.self) }
 
         /// Outcome of the query.
-        @inlinable public var status: DiscoveryStatus { DiscoveryStatus(rawValue: SBEBuffer.load(base, blockOffset + 8, as: UInt8.self)) }
+        @inlinable public var status: DiscoveryStatus { DiscoveryStatus(rawValue: SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt8.self)) }
 
         /// One entry per matching stream.
         /// The `results` group; iterate with `next()`.
-        @inlinable public var results: ResultsDecoder { ResultsDecoder(base: base, at: resultsOffset, actingVersion: actingVersion) }
+        @inlinable public var results: ResultsDecoder { ResultsDecoder(sbeBase: sbeBase, at: sbeResultsOffset, actingVersion: actingVersion) }
 
         /// Explanation when the status is ERROR; may be empty.
         /// The bytes of `errorMessage`, a view into the buffer.
-        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(base, at: errorMessageOffset, lengthType: UInt32.self) }
+        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeErrorMessageOffset, lengthType: UInt32.self) }
         /// `errorMessage` decoded as UTF-8 (allocates a `String`).
         public var errorMessageString: Swift.String { Swift.String(decoding: errorMessage, as: UTF8.self) }
 
@@ -761,63 +794,63 @@ extension DiscoverySchema {
             public static let blockLength: Swift.Int = 39
             /// The shortest acting block length accepted: the end of the last field of version 0.
             public static let minimumBlockLength: Swift.Int = 39
-            @usableFromInline let base: UnsafeRawPointer
+            @usableFromInline let sbeBase: UnsafeRawPointer
             /// The block length the encoder used.
             public let actingBlockLength: Swift.Int
             /// The schema version the encoder used.
             public let actingVersion: UInt16
-            @usableFromInline var payloadPoolsOffset: Swift.Int = 0
-            @usableFromInline var tagsOffset: Swift.Int = 0
-            @usableFromInline var headerRegionUriOffset: Swift.Int = 0
-            @usableFromInline var dataSourceNameOffset: Swift.Int = 0
-            @usableFromInline var driverInstanceIdOffset: Swift.Int = 0
-            @usableFromInline var driverControlChannelOffset: Swift.Int = 0
+            @usableFromInline var sbePayloadPoolsOffset: Swift.Int = 0
+            @usableFromInline var sbeTagsOffset: Swift.Int = 0
+            @usableFromInline var sbeHeaderRegionUriOffset: Swift.Int = 0
+            @usableFromInline var sbeDataSourceNameOffset: Swift.Int = 0
+            @usableFromInline var sbeDriverInstanceIdOffset: Swift.Int = 0
+            @usableFromInline var sbeDriverControlChannelOffset: Swift.Int = 0
             /// The number of entries.
             public let count: Swift.Int
             /// The index of the current entry; -1 before the first `next()`.
-            @inlinable public var index: Swift.Int { currentIndex }
-            @usableFromInline var currentIndex: Swift.Int = -1
+            @inlinable public var index: Swift.Int { sbeCurrentIndex }
+            @usableFromInline var sbeCurrentIndex: Swift.Int = -1
             /// Where the current entry's block starts.
-            @usableFromInline var entryOffset: Swift.Int
-            @usableFromInline var nextOffset: Swift.Int
+            @usableFromInline var sbeEntryOffset: Swift.Int
+            @usableFromInline var sbeNextOffset: Swift.Int
 
             /// Reads the group header at `offset`, which the message decoder validated.
-            @usableFromInline
-            init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                self.base = base
+            @inlinable
+            init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                self.sbeBase = sbeBase
                 self.actingVersion = actingVersion
-                self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                self.nextOffset = offset + 4
-                self.entryOffset = nextOffset
+                self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                self.sbeNextOffset = offset + 4
+                self.sbeEntryOffset = sbeNextOffset
             }
 
             /// Moves to the next entry; `false` after the last one.
             @inlinable public mutating func next() -> Swift.Bool {
-                guard currentIndex + 1 < count else { return false }
-                currentIndex += 1
-                entryOffset = nextOffset
-                var position = entryOffset + actingBlockLength
-                payloadPoolsOffset = position
-                position = PayloadPoolsDecoder.skip(base, at: position)
-                tagsOffset = position
-                position = TagsDecoder.skip(base, at: position)
-                headerRegionUriOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                dataSourceNameOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                driverInstanceIdOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                driverControlChannelOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                nextOffset = position
+                guard sbeCurrentIndex + 1 < count else { return false }
+                sbeCurrentIndex += 1
+                sbeEntryOffset = sbeNextOffset
+                var position = sbeEntryOffset + actingBlockLength
+                sbePayloadPoolsOffset = position
+                position = PayloadPoolsDecoder.skip(sbeBase, at: position)
+                sbeTagsOffset = position
+                position = TagsDecoder.skip(sbeBase, at: position)
+                sbeHeaderRegionUriOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeDataSourceNameOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeDriverInstanceIdOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeDriverControlChannelOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeNextOffset = position
                 return true
             }
 
             /// Checks the group at `offset` and returns the offset just past it.
-            @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+            @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                 let (blockLength, count) = try SBEGroup.header("results", buffer, at: offset, countType: UInt16.self)
-                guard blockLength >= minimumBlockLength else {
+                guard blockLength >= minimumBlockLength || count == 0 else {
                     throw .blockLengthTooShort(what: "results", actual: blockLength, minimum: minimumBlockLength)
                 }
                 var position = offset + 4
@@ -835,81 +868,81 @@ extension DiscoverySchema {
             }
 
             /// The offset just past the group at `offset`, which was validated.
-            @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+            @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
                     position += blockLength
-                    position = PayloadPoolsDecoder.skip(base, at: position)
-                    position = TagsDecoder.skip(base, at: position)
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
+                    position = PayloadPoolsDecoder.skip(sbeBase, at: position)
+                    position = TagsDecoder.skip(sbeBase, at: position)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                 }
                 return position
             }
 
             /// Stream found.
-            @inlinable public var streamId: UInt32 { SBEBuffer.load(base, entryOffset + 0, as: UInt32.self) }
+            @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt32.self) }
 
             /// Its producer.
-            @inlinable public var producerId: UInt32 { SBEBuffer.load(base, entryOffset + 4, as: UInt32.self) }
+            @inlinable public var producerId: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 4, as: UInt32.self) }
 
             /// Its current layout generation.
-            @inlinable public var epoch: UInt64 { SBEBuffer.load(base, entryOffset + 8, as: UInt64.self) }
+            @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, sbeEntryOffset + 8, as: UInt64.self) }
 
             /// Its SHM layout version.
-            @inlinable public var layoutVersion: UInt32 { SBEBuffer.load(base, entryOffset + 16, as: UInt32.self) }
+            @inlinable public var layoutVersion: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 16, as: UInt32.self) }
 
             /// Slots in its header ring.
-            @inlinable public var headerNslots: UInt32 { SBEBuffer.load(base, entryOffset + 20, as: UInt32.self) }
+            @inlinable public var headerNslots: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 20, as: UInt32.self) }
 
             /// Size of one header slot in bytes.
-            @inlinable public var headerSlotBytes: UInt16 { SBEBuffer.load(base, entryOffset + 24, as: UInt16.self) }
+            @inlinable public var headerSlotBytes: UInt16 { SBEBuffer.load(sbeBase, sbeEntryOffset + 24, as: UInt16.self) }
 
             /// Tensor rank capacity of its TensorHeader; an encoded byte here, unlike the wire-schema constant.
-            @inlinable public var maxDims: UInt8 { SBEBuffer.load(base, entryOffset + 26, as: UInt8.self) }
+            @inlinable public var maxDims: UInt8 { SBEBuffer.load(sbeBase, sbeEntryOffset + 26, as: UInt8.self) }
 
             /// Its data source id; null when unknown.
             @inlinable public var dataSourceId: UInt64? {
-                let value = SBEBuffer.load(base, entryOffset + 27, as: UInt64.self)
+                let value = SBEBuffer.load(sbeBase, sbeEntryOffset + 27, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
 
             /// Stream id of the driver control endpoint to attach through.
-            @inlinable public var driverControlStreamId: UInt32 { SBEBuffer.load(base, entryOffset + 35, as: UInt32.self) }
+            @inlinable public var driverControlStreamId: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 35, as: UInt32.self) }
 
             /// One entry per payload pool of the stream.
             /// The `payloadPools` group; iterate with `next()`.
-            @inlinable public var payloadPools: PayloadPoolsDecoder { PayloadPoolsDecoder(base: base, at: payloadPoolsOffset, actingVersion: actingVersion) }
+            @inlinable public var payloadPools: PayloadPoolsDecoder { PayloadPoolsDecoder(sbeBase: sbeBase, at: sbePayloadPoolsOffset, actingVersion: actingVersion) }
 
             /// All tags of the stream.
             /// The `tags` group; iterate with `next()`.
-            @inlinable public var tags: TagsDecoder { TagsDecoder(base: base, at: tagsOffset, actingVersion: actingVersion) }
+            @inlinable public var tags: TagsDecoder { TagsDecoder(sbeBase: sbeBase, at: sbeTagsOffset, actingVersion: actingVersion) }
 
             /// Location of the header ring's SHM region.
             /// The bytes of `headerRegionUri`, a view into the buffer.
-            @inlinable public var headerRegionUri: UnsafeRawBufferPointer { SBEVarData.view(base, at: headerRegionUriOffset, lengthType: UInt32.self) }
+            @inlinable public var headerRegionUri: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeHeaderRegionUriOffset, lengthType: UInt32.self) }
             /// `headerRegionUri` decoded as UTF-8 (allocates a `String`).
             public var headerRegionUriString: Swift.String { Swift.String(decoding: headerRegionUri, as: UTF8.self) }
 
             /// Name of the data source, exactly as announced.
             /// The bytes of `dataSourceName`, a view into the buffer.
-            @inlinable public var dataSourceName: UnsafeRawBufferPointer { SBEVarData.view(base, at: dataSourceNameOffset, lengthType: UInt32.self) }
+            @inlinable public var dataSourceName: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeDataSourceNameOffset, lengthType: UInt32.self) }
             /// `dataSourceName` decoded as UTF-8 (allocates a `String`).
             public var dataSourceNameString: Swift.String { Swift.String(decoding: dataSourceName, as: UTF8.self) }
 
             /// Identity of the driver responsible for the stream.
             /// The bytes of `driverInstanceId`, a view into the buffer.
-            @inlinable public var driverInstanceId: UnsafeRawBufferPointer { SBEVarData.view(base, at: driverInstanceIdOffset, lengthType: UInt32.self) }
+            @inlinable public var driverInstanceId: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeDriverInstanceIdOffset, lengthType: UInt32.self) }
             /// `driverInstanceId` decoded as UTF-8 (allocates a `String`).
             public var driverInstanceIdString: Swift.String { Swift.String(decoding: driverInstanceId, as: UTF8.self) }
 
             /// Channel of the driver control endpoint to attach through.
             /// The bytes of `driverControlChannel`, a view into the buffer.
-            @inlinable public var driverControlChannel: UnsafeRawBufferPointer { SBEVarData.view(base, at: driverControlChannelOffset, lengthType: UInt32.self) }
+            @inlinable public var driverControlChannel: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeDriverControlChannelOffset, lengthType: UInt32.self) }
             /// `driverControlChannel` decoded as UTF-8 (allocates a `String`).
             public var driverControlChannelString: Swift.String { Swift.String(decoding: driverControlChannel, as: UTF8.self) }
 
@@ -919,48 +952,48 @@ extension DiscoverySchema {
                 public static let blockLength: Swift.Int = 10
                 /// The shortest acting block length accepted: the end of the last field of version 0.
                 public static let minimumBlockLength: Swift.Int = 10
-                @usableFromInline let base: UnsafeRawPointer
+                @usableFromInline let sbeBase: UnsafeRawPointer
                 /// The block length the encoder used.
                 public let actingBlockLength: Swift.Int
                 /// The schema version the encoder used.
                 public let actingVersion: UInt16
-                @usableFromInline var regionUriOffset: Swift.Int = 0
+                @usableFromInline var sbeRegionUriOffset: Swift.Int = 0
                 /// The number of entries.
                 public let count: Swift.Int
                 /// The index of the current entry; -1 before the first `next()`.
-                @inlinable public var index: Swift.Int { currentIndex }
-                @usableFromInline var currentIndex: Swift.Int = -1
+                @inlinable public var index: Swift.Int { sbeCurrentIndex }
+                @usableFromInline var sbeCurrentIndex: Swift.Int = -1
                 /// Where the current entry's block starts.
-                @usableFromInline var entryOffset: Swift.Int
-                @usableFromInline var nextOffset: Swift.Int
+                @usableFromInline var sbeEntryOffset: Swift.Int
+                @usableFromInline var sbeNextOffset: Swift.Int
 
                 /// Reads the group header at `offset`, which the message decoder validated.
-                @usableFromInline
-                init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                    self.base = base
+                @inlinable
+                init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                    self.sbeBase = sbeBase
                     self.actingVersion = actingVersion
-                    self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                    self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                    self.nextOffset = offset + 4
-                    self.entryOffset = nextOffset
+                    self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                    self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                    self.sbeNextOffset = offset + 4
+                    self.sbeEntryOffset = sbeNextOffset
                 }
 
                 /// Moves to the next entry; `false` after the last one.
                 @inlinable public mutating func next() -> Swift.Bool {
-                    guard currentIndex + 1 < count else { return false }
-                    currentIndex += 1
-                    entryOffset = nextOffset
-                    var position = entryOffset + actingBlockLength
-                    regionUriOffset = position
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                    nextOffset = position
+                    guard sbeCurrentIndex + 1 < count else { return false }
+                    sbeCurrentIndex += 1
+                    sbeEntryOffset = sbeNextOffset
+                    var position = sbeEntryOffset + actingBlockLength
+                    sbeRegionUriOffset = position
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                    sbeNextOffset = position
                     return true
                 }
 
                 /// Checks the group at `offset` and returns the offset just past it.
-                @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+                @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                     let (blockLength, count) = try SBEGroup.header("payloadPools", buffer, at: offset, countType: UInt16.self)
-                    guard blockLength >= minimumBlockLength else {
+                    guard blockLength >= minimumBlockLength || count == 0 else {
                         throw .blockLengthTooShort(what: "payloadPools", actual: blockLength, minimum: minimumBlockLength)
                     }
                     var position = offset + 4
@@ -973,29 +1006,29 @@ extension DiscoverySchema {
                 }
 
                 /// The offset just past the group at `offset`, which was validated.
-                @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                    let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                    let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+                @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                    let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                    let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                     var position = offset + 4
                     for _ in 0..<count {
                         position += blockLength
-                        position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
+                        position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                     }
                     return position
                 }
 
                 /// Pool identifier.
-                @inlinable public var poolId: UInt16 { SBEBuffer.load(base, entryOffset + 0, as: UInt16.self) }
+                @inlinable public var poolId: UInt16 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt16.self) }
 
                 /// Number of payload slots in the pool.
-                @inlinable public var poolNslots: UInt32 { SBEBuffer.load(base, entryOffset + 2, as: UInt32.self) }
+                @inlinable public var poolNslots: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 2, as: UInt32.self) }
 
                 /// Distance in bytes between consecutive payload slots.
-                @inlinable public var strideBytes: UInt32 { SBEBuffer.load(base, entryOffset + 6, as: UInt32.self) }
+                @inlinable public var strideBytes: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 6, as: UInt32.self) }
 
                 /// Location of the pool's SHM region.
                 /// The bytes of `regionUri`, a view into the buffer.
-                @inlinable public var regionUri: UnsafeRawBufferPointer { SBEVarData.view(base, at: regionUriOffset, lengthType: UInt32.self) }
+                @inlinable public var regionUri: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeRegionUriOffset, lengthType: UInt32.self) }
                 /// `regionUri` decoded as UTF-8 (allocates a `String`).
                 public var regionUriString: Swift.String { Swift.String(decoding: regionUri, as: UTF8.self) }
             }
@@ -1006,7 +1039,7 @@ extension DiscoverySchema {
                 public static let blockLength: Swift.Int = 4
                 /// The shortest acting block length accepted: the end of the last field of version 0.
                 public static let minimumBlockLength: Swift.Int = 4
-                @usableFromInline let base: UnsafeRawPointer
+                @usableFromInline let sbeBase: UnsafeRawPointer
                 /// The block length the encoder used.
                 public let actingBlockLength: Swift.Int
                 /// The schema version the encoder used.
@@ -1014,61 +1047,66 @@ extension DiscoverySchema {
                 /// The number of entries.
                 public let count: Swift.Int
                 /// The index of the current entry; -1 before the first `next()`.
-                @inlinable public var index: Swift.Int { currentIndex }
-                @usableFromInline var currentIndex: Swift.Int = -1
+                @inlinable public var index: Swift.Int { sbeCurrentIndex }
+                @usableFromInline var sbeCurrentIndex: Swift.Int = -1
                 /// Where the current entry's block starts.
-                @usableFromInline var entryOffset: Swift.Int
-                @usableFromInline var nextOffset: Swift.Int
+                @usableFromInline var sbeEntryOffset: Swift.Int
+                @usableFromInline var sbeNextOffset: Swift.Int
 
                 /// Reads the group header at `offset`, which the message decoder validated.
-                @usableFromInline
-                init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                    self.base = base
+                @inlinable
+                init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                    self.sbeBase = sbeBase
                     self.actingVersion = actingVersion
-                    self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                    self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                    self.nextOffset = offset + 4
-                    self.entryOffset = nextOffset
+                    self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                    self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                    self.sbeNextOffset = offset + 4
+                    self.sbeEntryOffset = sbeNextOffset
                 }
 
                 /// Moves to the next entry; `false` after the last one.
                 @inlinable public mutating func next() -> Swift.Bool {
-                    guard currentIndex + 1 < count else { return false }
-                    currentIndex += 1
-                    entryOffset = nextOffset
-                    let position = entryOffset + actingBlockLength
-                    nextOffset = position
+                    guard sbeCurrentIndex + 1 < count else { return false }
+                    sbeCurrentIndex += 1
+                    sbeEntryOffset = sbeNextOffset
+                    let position = SBEVarData.skip(sbeBase, at: sbeEntryOffset + 0, lengthType: UInt32.self)
+                    sbeNextOffset = position
                     return true
                 }
 
                 /// Checks the group at `offset` and returns the offset just past it.
-                @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+                @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                     let (blockLength, count) = try SBEGroup.header("tags", buffer, at: offset, countType: UInt16.self)
-                    guard blockLength >= minimumBlockLength else {
+                    guard blockLength >= minimumBlockLength || count == 0 else {
                         throw .blockLengthTooShort(what: "tags", actual: blockLength, minimum: minimumBlockLength)
                     }
                     var position = offset + 4
                     for _ in 0..<count {
                         try SBEBuffer.requireReadable("tags entry", offset: position, count: blockLength, capacity: buffer.count)
-                        position += blockLength
+                        position = try SBEVarData.validate("tag", buffer, at: position + 0, lengthType: UInt32.self, maximum: 1073741824)
                     }
                     return position
                 }
 
                 /// The offset just past the group at `offset`, which was validated.
-                @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                    let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                    let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+                @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                    let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                    let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                     var position = offset + 4
                     for _ in 0..<count {
-                        position += blockLength
+                        position = SBEVarData.skip(sbeBase, at: position + 0, lengthType: UInt32.self)
                     }
                     return position
                 }
 
                 /// One tag, laid out as in DiscoveryRequest.tags: 4-byte length in the block, bytes after it.
                 /// Member `length` of the composite `varAsciiEncoding` field `tag`.
-                @inlinable public var tagLength: UInt32 { SBEBuffer.load(base, entryOffset + 0, as: UInt32.self) }
+                @inlinable public var tagLength: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt32.self) }
+
+                /// The bytes of `tag`, which follow its length in the block; a view into the buffer.
+                @inlinable public var tag: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeEntryOffset + 0, lengthType: UInt32.self) }
+                /// `tag` decoded as UTF-8 (allocates a `String`).
+                public var tagString: Swift.String { Swift.String(decoding: tag, as: UTF8.self) }
             }
         }
     }

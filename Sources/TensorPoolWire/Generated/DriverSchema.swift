@@ -301,17 +301,18 @@ extension DriverSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmAttachRequest", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DriverSchema.id, version: DriverSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -319,64 +320,64 @@ extension DriverSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Client-chosen id echoed in the response.
         @inlinable public var correlationId: Int64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: Int64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: Int64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Stream wanted.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Identifier of the client.
         @inlinable public var clientId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Producer or consumer.
         @inlinable public var role: Role {
-            get { Role(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 16) }
+            get { Role(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 16) }
         }
 
         /// Layout version the client needs; 0 accepts the driver's.
         @inlinable public var expectedLayoutVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 17, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 17) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 17, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 17) }
         }
 
         /// Whether the stream may be created on demand; null when not given.
         @inlinable public var publishMode: PublishMode? {
-            get { let value = PublishMode(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 21, as: UInt8.self)); return value == .nullValue ? nil : value }
-            nonmutating set { SBEBuffer.store((newValue ?? .nullValue).rawValue, base, blockOffset + 21) }
+            get { let value = PublishMode(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 21, as: UInt8.self)); return value == .nullValue ? nil : value }
+            nonmutating set { SBEBuffer.store((newValue ?? .nullValue).rawValue, sbeBase, blockOffset + 21) }
         }
 
         /// Page backing the client insists on.
         @inlinable public var requireHugepages: HugepagesPolicy {
-            get { HugepagesPolicy(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 22, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 22) }
+            get { HugepagesPolicy(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 22, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 22) }
         }
 
         /// TraceLink node id the client would like; null when none.
         /// `nil` is written as the null value.
         @inlinable public var desiredNodeId: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 23, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 23, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 23) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 23) }
         }
     }
 
@@ -388,7 +389,7 @@ extension DriverSchema {
         public static let blockLength: Swift.Int = 27
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 27
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -402,13 +403,13 @@ extension DriverSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmAttachRequest", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmAttachRequest", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -418,7 +419,7 @@ extension DriverSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DriverSchema.id else { throw .wrongSchema(expected: DriverSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -429,32 +430,32 @@ extension DriverSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Client-chosen id echoed in the response.
-        @inlinable public var correlationId: Int64 { SBEBuffer.load(base, blockOffset + 0, as: Int64.self) }
+        @inlinable public var correlationId: Int64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: Int64.self) }
 
         /// Stream wanted.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 8, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt32.self) }
 
         /// Identifier of the client.
-        @inlinable public var clientId: UInt32 { SBEBuffer.load(base, blockOffset + 12, as: UInt32.self) }
+        @inlinable public var clientId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt32.self) }
 
         /// Producer or consumer.
-        @inlinable public var role: Role { Role(rawValue: SBEBuffer.load(base, blockOffset + 16, as: UInt8.self)) }
+        @inlinable public var role: Role { Role(rawValue: SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt8.self)) }
 
         /// Layout version the client needs; 0 accepts the driver's.
-        @inlinable public var expectedLayoutVersion: UInt32 { SBEBuffer.load(base, blockOffset + 17, as: UInt32.self) }
+        @inlinable public var expectedLayoutVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 17, as: UInt32.self) }
 
         /// Whether the stream may be created on demand; null when not given.
         @inlinable public var publishMode: PublishMode? {
-            let value = PublishMode(rawValue: SBEBuffer.load(base, blockOffset + 21, as: UInt8.self))
+            let value = PublishMode(rawValue: SBEBuffer.load(sbeBase, blockOffset + 21, as: UInt8.self))
             return value == .nullValue ? nil : value
         }
 
         /// Page backing the client insists on.
-        @inlinable public var requireHugepages: HugepagesPolicy { HugepagesPolicy(rawValue: SBEBuffer.load(base, blockOffset + 22, as: UInt8.self)) }
+        @inlinable public var requireHugepages: HugepagesPolicy { HugepagesPolicy(rawValue: SBEBuffer.load(sbeBase, blockOffset + 22, as: UInt8.self)) }
 
         /// TraceLink node id the client would like; null when none.
         @inlinable public var desiredNodeId: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 23, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 23, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
     }
@@ -472,17 +473,18 @@ extension DriverSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmAttachResponse", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DriverSchema.id, version: DriverSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -490,110 +492,110 @@ extension DriverSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Id copied from the request.
         @inlinable public var correlationId: Int64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: Int64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: Int64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Result.
         @inlinable public var code: ResponseCode {
-            get { ResponseCode(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: Int32.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 8) }
+            get { ResponseCode(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: Int32.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 8) }
         }
 
         /// Lease granted; null on failure.
         /// `nil` is written as the null value.
         @inlinable public var leaseId: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 12) }
+            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 12) }
         }
 
         /// Deadline for the next keepalive, in nanoseconds; null when not enforced.
         /// `nil` is written as the null value.
         @inlinable public var leaseExpiryTimestampNs: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 20) }
+            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 20) }
         }
 
         /// Stream attached to.
         /// `nil` is written as the null value.
         @inlinable public var streamId: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 28, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 28, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 28) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 28) }
         }
 
         /// Current layout generation of the stream.
         /// `nil` is written as the null value.
         @inlinable public var epoch: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 32, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 32, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 32) }
+            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 32) }
         }
 
         /// Layout version of the regions.
         /// `nil` is written as the null value.
         @inlinable public var layoutVersion: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 40, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 40, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 40) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 40) }
         }
 
         /// Number of slots in the header ring.
         /// `nil` is written as the null value.
         @inlinable public var headerNslots: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 44, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 44, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 44) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 44) }
         }
 
         /// Size of one header slot in bytes.
         /// `nil` is written as the null value.
         @inlinable public var headerSlotBytes: UInt16? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 48, as: UInt16.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 48, as: UInt16.self)
                 return value == 65535 as UInt16 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 65535 as UInt16, base, blockOffset + 48) }
+            nonmutating set { SBEBuffer.store(newValue ?? 65535 as UInt16, sbeBase, blockOffset + 48) }
         }
 
         /// TraceLink node id assigned for the lease; null when none.
         /// `nil` is written as the null value.
         @inlinable public var nodeId: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 50, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 50, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 50) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 50) }
         }
 
         /// One entry per payload pool of the stream.
         /// Encodes the `payloadPools` group: `count` entries, each written by `encodeEntry`. Call in schema order.
         /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-        public mutating func payloadPools(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout PayloadPoolsEncoder) throws -> Void) throws {
+        @inlinable public mutating func payloadPools(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout PayloadPoolsEncoder) throws -> Void) throws {
             var position = try SBEGroup.encodeHeader("payloadPools", into: buffer, at: limit, blockLength: PayloadPoolsEncoder.blockLength, count: count, countType: UInt16.self)
             for index in 0..<count {
                 try SBEBuffer.requireWritable("payloadPools entry", offset: position, count: PayloadPoolsEncoder.blockLength, capacity: buffer.count)
@@ -601,27 +603,27 @@ extension DriverSchema {
                 try encodeEntry(index, &entry)
                 position = entry.limit
             }
-            limit = position
+            sbeEncodedLimit = position
         }
 
         /// Location of the header ring's SHM region.
         /// Writes `headerRegionUri` (at most 1073741824 bytes). Call in schema order.
-        public mutating func headerRegionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("headerRegionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func headerRegionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("headerRegionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `headerRegionUri` from the UTF-8 of `text`.
-        public mutating func headerRegionUri(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("headerRegionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func headerRegionUri(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("headerRegionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// Explanation when the result is not OK; empty otherwise.
         /// Writes `errorMessage` (at most 1073741824 bytes). Call in schema order.
-        public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `errorMessage` from the UTF-8 of `text`.
-        public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// One entry per payload pool of the stream.
@@ -633,43 +635,44 @@ extension DriverSchema {
             /// Where the block starts.
             public let blockOffset: Swift.Int
             /// Where the next group or var-data field goes; the end of the encoding so far.
-            public private(set) var limit: Swift.Int
-            @usableFromInline let base: UnsafeMutableRawPointer
+            @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+            @usableFromInline var sbeEncodedLimit: Swift.Int
+            @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-            @usableFromInline
+            @inlinable
             init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                 self.buffer = buffer
                 self.blockOffset = offset
-                self.limit = offset + Self.blockLength
-                self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                self.sbeEncodedLimit = offset + Self.blockLength
+                self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
             }
 
             /// Pool identifier.
             @inlinable public var poolId: UInt16 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt16.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt16.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
             }
 
             /// Number of payload slots in the pool.
             @inlinable public var poolNslots: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 2, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 2) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 2, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 2) }
             }
 
             /// Distance in bytes between consecutive payload slots.
             @inlinable public var strideBytes: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 6, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 6) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 6, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 6) }
             }
 
             /// Location of the pool's SHM region.
             /// Writes `regionUri` (at most 1073741824 bytes). Call in schema order.
-            public mutating func regionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("regionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func regionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("regionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `regionUri` from the UTF-8 of `text`.
-            public mutating func regionUri(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("regionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func regionUri(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("regionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
         }
     }
@@ -682,14 +685,14 @@ extension DriverSchema {
         public static let blockLength: Swift.Int = 54
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 54
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var payloadPoolsOffset: Swift.Int = 0
-        @usableFromInline var headerRegionUriOffset: Swift.Int = 0
-        @usableFromInline var errorMessageOffset: Swift.Int = 0
+        @usableFromInline var sbePayloadPoolsOffset: Swift.Int = 0
+        @usableFromInline var sbeHeaderRegionUriOffset: Swift.Int = 0
+        @usableFromInline var sbeErrorMessageOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -699,29 +702,29 @@ extension DriverSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmAttachResponse", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmAttachResponse", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            payloadPoolsOffset = position
+            sbePayloadPoolsOffset = position
             position = try PayloadPoolsDecoder.validate(buffer, at: position, actingVersion: actingVersion)
-            headerRegionUriOffset = position
+            sbeHeaderRegionUriOffset = position
             position = try SBEVarData.validate("headerRegionUri", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
-            errorMessageOffset = position
+            sbeErrorMessageOffset = position
             position = try SBEVarData.validate("errorMessage", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DriverSchema.id else { throw .wrongSchema(expected: DriverSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -732,72 +735,72 @@ extension DriverSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Id copied from the request.
-        @inlinable public var correlationId: Int64 { SBEBuffer.load(base, blockOffset + 0, as: Int64.self) }
+        @inlinable public var correlationId: Int64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: Int64.self) }
 
         /// Result.
-        @inlinable public var code: ResponseCode { ResponseCode(rawValue: SBEBuffer.load(base, blockOffset + 8, as: Int32.self)) }
+        @inlinable public var code: ResponseCode { ResponseCode(rawValue: SBEBuffer.load(sbeBase, blockOffset + 8, as: Int32.self)) }
 
         /// Lease granted; null on failure.
         @inlinable public var leaseId: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 12, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self)
             return value == 18446744073709551615 as UInt64 ? nil : value
         }
 
         /// Deadline for the next keepalive, in nanoseconds; null when not enforced.
         @inlinable public var leaseExpiryTimestampNs: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 20, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt64.self)
             return value == 18446744073709551615 as UInt64 ? nil : value
         }
 
         /// Stream attached to.
         @inlinable public var streamId: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 28, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 28, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// Current layout generation of the stream.
         @inlinable public var epoch: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 32, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 32, as: UInt64.self)
             return value == 18446744073709551615 as UInt64 ? nil : value
         }
 
         /// Layout version of the regions.
         @inlinable public var layoutVersion: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 40, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 40, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// Number of slots in the header ring.
         @inlinable public var headerNslots: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 44, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 44, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// Size of one header slot in bytes.
         @inlinable public var headerSlotBytes: UInt16? {
-            let value = SBEBuffer.load(base, blockOffset + 48, as: UInt16.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 48, as: UInt16.self)
             return value == 65535 as UInt16 ? nil : value
         }
 
         /// TraceLink node id assigned for the lease; null when none.
         @inlinable public var nodeId: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 50, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 50, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// One entry per payload pool of the stream.
         /// The `payloadPools` group; iterate with `next()`.
-        @inlinable public var payloadPools: PayloadPoolsDecoder { PayloadPoolsDecoder(base: base, at: payloadPoolsOffset, actingVersion: actingVersion) }
+        @inlinable public var payloadPools: PayloadPoolsDecoder { PayloadPoolsDecoder(sbeBase: sbeBase, at: sbePayloadPoolsOffset, actingVersion: actingVersion) }
 
         /// Location of the header ring's SHM region.
         /// The bytes of `headerRegionUri`, a view into the buffer.
-        @inlinable public var headerRegionUri: UnsafeRawBufferPointer { SBEVarData.view(base, at: headerRegionUriOffset, lengthType: UInt32.self) }
+        @inlinable public var headerRegionUri: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeHeaderRegionUriOffset, lengthType: UInt32.self) }
         /// `headerRegionUri` decoded as UTF-8 (allocates a `String`).
         public var headerRegionUriString: Swift.String { Swift.String(decoding: headerRegionUri, as: UTF8.self) }
 
         /// Explanation when the result is not OK; empty otherwise.
         /// The bytes of `errorMessage`, a view into the buffer.
-        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(base, at: errorMessageOffset, lengthType: UInt32.self) }
+        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeErrorMessageOffset, lengthType: UInt32.self) }
         /// `errorMessage` decoded as UTF-8 (allocates a `String`).
         public var errorMessageString: Swift.String { Swift.String(decoding: errorMessage, as: UTF8.self) }
 
@@ -807,48 +810,48 @@ extension DriverSchema {
             public static let blockLength: Swift.Int = 10
             /// The shortest acting block length accepted: the end of the last field of version 0.
             public static let minimumBlockLength: Swift.Int = 10
-            @usableFromInline let base: UnsafeRawPointer
+            @usableFromInline let sbeBase: UnsafeRawPointer
             /// The block length the encoder used.
             public let actingBlockLength: Swift.Int
             /// The schema version the encoder used.
             public let actingVersion: UInt16
-            @usableFromInline var regionUriOffset: Swift.Int = 0
+            @usableFromInline var sbeRegionUriOffset: Swift.Int = 0
             /// The number of entries.
             public let count: Swift.Int
             /// The index of the current entry; -1 before the first `next()`.
-            @inlinable public var index: Swift.Int { currentIndex }
-            @usableFromInline var currentIndex: Swift.Int = -1
+            @inlinable public var index: Swift.Int { sbeCurrentIndex }
+            @usableFromInline var sbeCurrentIndex: Swift.Int = -1
             /// Where the current entry's block starts.
-            @usableFromInline var entryOffset: Swift.Int
-            @usableFromInline var nextOffset: Swift.Int
+            @usableFromInline var sbeEntryOffset: Swift.Int
+            @usableFromInline var sbeNextOffset: Swift.Int
 
             /// Reads the group header at `offset`, which the message decoder validated.
-            @usableFromInline
-            init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                self.base = base
+            @inlinable
+            init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                self.sbeBase = sbeBase
                 self.actingVersion = actingVersion
-                self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                self.nextOffset = offset + 4
-                self.entryOffset = nextOffset
+                self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                self.sbeNextOffset = offset + 4
+                self.sbeEntryOffset = sbeNextOffset
             }
 
             /// Moves to the next entry; `false` after the last one.
             @inlinable public mutating func next() -> Swift.Bool {
-                guard currentIndex + 1 < count else { return false }
-                currentIndex += 1
-                entryOffset = nextOffset
-                var position = entryOffset + actingBlockLength
-                regionUriOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                nextOffset = position
+                guard sbeCurrentIndex + 1 < count else { return false }
+                sbeCurrentIndex += 1
+                sbeEntryOffset = sbeNextOffset
+                var position = sbeEntryOffset + actingBlockLength
+                sbeRegionUriOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeNextOffset = position
                 return true
             }
 
             /// Checks the group at `offset` and returns the offset just past it.
-            @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+            @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                 let (blockLength, count) = try SBEGroup.header("payloadPools", buffer, at: offset, countType: UInt16.self)
-                guard blockLength >= minimumBlockLength else {
+                guard blockLength >= minimumBlockLength || count == 0 else {
                     throw .blockLengthTooShort(what: "payloadPools", actual: blockLength, minimum: minimumBlockLength)
                 }
                 var position = offset + 4
@@ -861,29 +864,29 @@ extension DriverSchema {
             }
 
             /// The offset just past the group at `offset`, which was validated.
-            @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+            @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
                     position += blockLength
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                 }
                 return position
             }
 
             /// Pool identifier.
-            @inlinable public var poolId: UInt16 { SBEBuffer.load(base, entryOffset + 0, as: UInt16.self) }
+            @inlinable public var poolId: UInt16 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt16.self) }
 
             /// Number of payload slots in the pool.
-            @inlinable public var poolNslots: UInt32 { SBEBuffer.load(base, entryOffset + 2, as: UInt32.self) }
+            @inlinable public var poolNslots: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 2, as: UInt32.self) }
 
             /// Distance in bytes between consecutive payload slots.
-            @inlinable public var strideBytes: UInt32 { SBEBuffer.load(base, entryOffset + 6, as: UInt32.self) }
+            @inlinable public var strideBytes: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 6, as: UInt32.self) }
 
             /// Location of the pool's SHM region.
             /// The bytes of `regionUri`, a view into the buffer.
-            @inlinable public var regionUri: UnsafeRawBufferPointer { SBEVarData.view(base, at: regionUriOffset, lengthType: UInt32.self) }
+            @inlinable public var regionUri: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeRegionUriOffset, lengthType: UInt32.self) }
             /// `regionUri` decoded as UTF-8 (allocates a `String`).
             public var regionUriString: Swift.String { Swift.String(decoding: regionUri, as: UTF8.self) }
         }
@@ -902,17 +905,18 @@ extension DriverSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmDetachRequest", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DriverSchema.id, version: DriverSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -920,42 +924,42 @@ extension DriverSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Client-chosen id echoed in the response.
         @inlinable public var correlationId: Int64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: Int64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: Int64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Lease being released.
         @inlinable public var leaseId: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Stream of the lease.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 16) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 16) }
         }
 
         /// Identifier of the client.
         @inlinable public var clientId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 20) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 20) }
         }
 
         /// Role held under the lease.
         @inlinable public var role: Role {
-            get { Role(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 24, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 24) }
+            get { Role(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 24, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 24) }
         }
     }
 
@@ -967,7 +971,7 @@ extension DriverSchema {
         public static let blockLength: Swift.Int = 25
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 25
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -981,13 +985,13 @@ extension DriverSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmDetachRequest", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmDetachRequest", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -997,7 +1001,7 @@ extension DriverSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DriverSchema.id else { throw .wrongSchema(expected: DriverSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1008,19 +1012,19 @@ extension DriverSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Client-chosen id echoed in the response.
-        @inlinable public var correlationId: Int64 { SBEBuffer.load(base, blockOffset + 0, as: Int64.self) }
+        @inlinable public var correlationId: Int64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: Int64.self) }
 
         /// Lease being released.
-        @inlinable public var leaseId: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var leaseId: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
 
         /// Stream of the lease.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 16, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt32.self) }
 
         /// Identifier of the client.
-        @inlinable public var clientId: UInt32 { SBEBuffer.load(base, blockOffset + 20, as: UInt32.self) }
+        @inlinable public var clientId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt32.self) }
 
         /// Role held under the lease.
-        @inlinable public var role: Role { Role(rawValue: SBEBuffer.load(base, blockOffset + 24, as: UInt8.self)) }
+        @inlinable public var role: Role { Role(rawValue: SBEBuffer.load(sbeBase, blockOffset + 24, as: UInt8.self)) }
     }
 }
 
@@ -1036,17 +1040,18 @@ extension DriverSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmDetachResponse", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DriverSchema.id, version: DriverSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1054,34 +1059,34 @@ extension DriverSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Id copied from the request.
         @inlinable public var correlationId: Int64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: Int64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: Int64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Result.
         @inlinable public var code: ResponseCode {
-            get { ResponseCode(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: Int32.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 8) }
+            get { ResponseCode(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: Int32.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 8) }
         }
 
         /// Explanation when the result is not OK; empty otherwise.
         /// Writes `errorMessage` (at most 1073741824 bytes). Call in schema order.
-        public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `errorMessage` from the UTF-8 of `text`.
-        public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -1093,12 +1098,12 @@ extension DriverSchema {
         public static let blockLength: Swift.Int = 12
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 12
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var errorMessageOffset: Swift.Int = 0
+        @usableFromInline var sbeErrorMessageOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -1108,25 +1113,25 @@ extension DriverSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmDetachResponse", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmDetachResponse", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            errorMessageOffset = position
+            sbeErrorMessageOffset = position
             position = try SBEVarData.validate("errorMessage", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DriverSchema.id else { throw .wrongSchema(expected: DriverSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1137,14 +1142,14 @@ extension DriverSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Id copied from the request.
-        @inlinable public var correlationId: Int64 { SBEBuffer.load(base, blockOffset + 0, as: Int64.self) }
+        @inlinable public var correlationId: Int64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: Int64.self) }
 
         /// Result.
-        @inlinable public var code: ResponseCode { ResponseCode(rawValue: SBEBuffer.load(base, blockOffset + 8, as: Int32.self)) }
+        @inlinable public var code: ResponseCode { ResponseCode(rawValue: SBEBuffer.load(sbeBase, blockOffset + 8, as: Int32.self)) }
 
         /// Explanation when the result is not OK; empty otherwise.
         /// The bytes of `errorMessage`, a view into the buffer.
-        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(base, at: errorMessageOffset, lengthType: UInt32.self) }
+        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeErrorMessageOffset, lengthType: UInt32.self) }
         /// `errorMessage` decoded as UTF-8 (allocates a `String`).
         public var errorMessageString: Swift.String { Swift.String(decoding: errorMessage, as: UTF8.self) }
     }
@@ -1162,17 +1167,18 @@ extension DriverSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmLeaseKeepalive", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DriverSchema.id, version: DriverSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1180,42 +1186,42 @@ extension DriverSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Lease being kept.
         @inlinable public var leaseId: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Stream of the lease.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Identifier of the client.
         @inlinable public var clientId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Role held under the lease.
         @inlinable public var role: Role {
-            get { Role(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 16) }
+            get { Role(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 16) }
         }
 
         /// Client's clock when sending, in nanoseconds.
         @inlinable public var clientTimestampNs: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 17, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 17) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 17, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 17) }
         }
     }
 
@@ -1227,7 +1233,7 @@ extension DriverSchema {
         public static let blockLength: Swift.Int = 25
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 25
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -1241,13 +1247,13 @@ extension DriverSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmLeaseKeepalive", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmLeaseKeepalive", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -1257,7 +1263,7 @@ extension DriverSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DriverSchema.id else { throw .wrongSchema(expected: DriverSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1268,19 +1274,19 @@ extension DriverSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Lease being kept.
-        @inlinable public var leaseId: UInt64 { SBEBuffer.load(base, blockOffset + 0, as: UInt64.self) }
+        @inlinable public var leaseId: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt64.self) }
 
         /// Stream of the lease.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 8, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt32.self) }
 
         /// Identifier of the client.
-        @inlinable public var clientId: UInt32 { SBEBuffer.load(base, blockOffset + 12, as: UInt32.self) }
+        @inlinable public var clientId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt32.self) }
 
         /// Role held under the lease.
-        @inlinable public var role: Role { Role(rawValue: SBEBuffer.load(base, blockOffset + 16, as: UInt8.self)) }
+        @inlinable public var role: Role { Role(rawValue: SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt8.self)) }
 
         /// Client's clock when sending, in nanoseconds.
-        @inlinable public var clientTimestampNs: UInt64 { SBEBuffer.load(base, blockOffset + 17, as: UInt64.self) }
+        @inlinable public var clientTimestampNs: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 17, as: UInt64.self) }
     }
 }
 
@@ -1296,17 +1302,18 @@ extension DriverSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmDriverShutdown", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DriverSchema.id, version: DriverSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1314,34 +1321,34 @@ extension DriverSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// When the shutdown began, in nanoseconds.
         @inlinable public var timestampNs: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Why the driver stops.
         @inlinable public var reason: ShutdownReason {
-            get { ShutdownReason(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 8) }
+            get { ShutdownReason(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 8) }
         }
 
         /// Detail of the cause; may be empty.
         /// Writes `errorMessage` (at most 1073741824 bytes). Call in schema order.
-        public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `errorMessage` from the UTF-8 of `text`.
-        public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -1353,12 +1360,12 @@ extension DriverSchema {
         public static let blockLength: Swift.Int = 9
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 9
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var errorMessageOffset: Swift.Int = 0
+        @usableFromInline var sbeErrorMessageOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -1368,25 +1375,25 @@ extension DriverSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmDriverShutdown", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmDriverShutdown", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            errorMessageOffset = position
+            sbeErrorMessageOffset = position
             position = try SBEVarData.validate("errorMessage", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DriverSchema.id else { throw .wrongSchema(expected: DriverSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1397,14 +1404,14 @@ extension DriverSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// When the shutdown began, in nanoseconds.
-        @inlinable public var timestampNs: UInt64 { SBEBuffer.load(base, blockOffset + 0, as: UInt64.self) }
+        @inlinable public var timestampNs: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt64.self) }
 
         /// Why the driver stops.
-        @inlinable public var reason: ShutdownReason { ShutdownReason(rawValue: SBEBuffer.load(base, blockOffset + 8, as: UInt8.self)) }
+        @inlinable public var reason: ShutdownReason { ShutdownReason(rawValue: SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt8.self)) }
 
         /// Detail of the cause; may be empty.
         /// The bytes of `errorMessage`, a view into the buffer.
-        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(base, at: errorMessageOffset, lengthType: UInt32.self) }
+        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeErrorMessageOffset, lengthType: UInt32.self) }
         /// `errorMessage` decoded as UTF-8 (allocates a `String`).
         public var errorMessageString: Swift.String { Swift.String(decoding: errorMessage, as: UTF8.self) }
     }
@@ -1422,17 +1429,18 @@ extension DriverSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmLeaseRevoked", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DriverSchema.id, version: DriverSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1440,58 +1448,58 @@ extension DriverSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// When the lease ended, in nanoseconds.
         @inlinable public var timestampNs: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Lease that ended.
         @inlinable public var leaseId: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Stream of the lease.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 16) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 16) }
         }
 
         /// Client that held it.
         @inlinable public var clientId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 20) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 20) }
         }
 
         /// Role held under the lease.
         @inlinable public var role: Role {
-            get { Role(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 24, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 24) }
+            get { Role(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 24, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 24) }
         }
 
         /// Why it ended.
         @inlinable public var reason: LeaseRevokeReason {
-            get { LeaseRevokeReason(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 25, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 25) }
+            get { LeaseRevokeReason(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 25, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 25) }
         }
 
         /// Detail of the cause; may be empty.
         /// Writes `errorMessage` (at most 1073741824 bytes). Call in schema order.
-        public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `errorMessage` from the UTF-8 of `text`.
-        public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -1503,12 +1511,12 @@ extension DriverSchema {
         public static let blockLength: Swift.Int = 26
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 26
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var errorMessageOffset: Swift.Int = 0
+        @usableFromInline var sbeErrorMessageOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -1518,25 +1526,25 @@ extension DriverSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmLeaseRevoked", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmLeaseRevoked", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            errorMessageOffset = position
+            sbeErrorMessageOffset = position
             position = try SBEVarData.validate("errorMessage", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DriverSchema.id else { throw .wrongSchema(expected: DriverSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1547,26 +1555,26 @@ extension DriverSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// When the lease ended, in nanoseconds.
-        @inlinable public var timestampNs: UInt64 { SBEBuffer.load(base, blockOffset + 0, as: UInt64.self) }
+        @inlinable public var timestampNs: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt64.self) }
 
         /// Lease that ended.
-        @inlinable public var leaseId: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var leaseId: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
 
         /// Stream of the lease.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 16, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt32.self) }
 
         /// Client that held it.
-        @inlinable public var clientId: UInt32 { SBEBuffer.load(base, blockOffset + 20, as: UInt32.self) }
+        @inlinable public var clientId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt32.self) }
 
         /// Role held under the lease.
-        @inlinable public var role: Role { Role(rawValue: SBEBuffer.load(base, blockOffset + 24, as: UInt8.self)) }
+        @inlinable public var role: Role { Role(rawValue: SBEBuffer.load(sbeBase, blockOffset + 24, as: UInt8.self)) }
 
         /// Why it ended.
-        @inlinable public var reason: LeaseRevokeReason { LeaseRevokeReason(rawValue: SBEBuffer.load(base, blockOffset + 25, as: UInt8.self)) }
+        @inlinable public var reason: LeaseRevokeReason { LeaseRevokeReason(rawValue: SBEBuffer.load(sbeBase, blockOffset + 25, as: UInt8.self)) }
 
         /// Detail of the cause; may be empty.
         /// The bytes of `errorMessage`, a view into the buffer.
-        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(base, at: errorMessageOffset, lengthType: UInt32.self) }
+        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeErrorMessageOffset, lengthType: UInt32.self) }
         /// `errorMessage` decoded as UTF-8 (allocates a `String`).
         public var errorMessageString: Swift.String { Swift.String(decoding: errorMessage, as: UTF8.self) }
     }
@@ -1584,17 +1592,18 @@ extension DriverSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmDriverShutdownRequest", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: DriverSchema.id, version: DriverSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1602,44 +1611,44 @@ extension DriverSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Requester-chosen id.
         @inlinable public var correlationId: Int64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: Int64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: Int64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Reason to record for the stop.
         @inlinable public var reason: ShutdownReason {
-            get { ShutdownReason(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 8) }
+            get { ShutdownReason(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 8) }
         }
 
         /// Shared secret authorising the stop.
         /// Writes `token` (at most 1073741824 bytes). Call in schema order.
-        public mutating func token(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("token", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func token(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("token", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `token` from the UTF-8 of `text`.
-        public mutating func token(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("token", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func token(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("token", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// Free text about the request; may be empty.
         /// Writes `errorMessage` (at most 1073741824 bytes). Call in schema order.
-        public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `errorMessage` from the UTF-8 of `text`.
-        public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -1651,13 +1660,13 @@ extension DriverSchema {
         public static let blockLength: Swift.Int = 9
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 9
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var tokenOffset: Swift.Int = 0
-        @usableFromInline var errorMessageOffset: Swift.Int = 0
+        @usableFromInline var sbeTokenOffset: Swift.Int = 0
+        @usableFromInline var sbeErrorMessageOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -1667,27 +1676,27 @@ extension DriverSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = DriverSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmDriverShutdownRequest", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmDriverShutdownRequest", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            tokenOffset = position
+            sbeTokenOffset = position
             position = try SBEVarData.validate("token", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
-            errorMessageOffset = position
+            sbeErrorMessageOffset = position
             position = try SBEVarData.validate("errorMessage", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == DriverSchema.id else { throw .wrongSchema(expected: DriverSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1698,20 +1707,20 @@ extension DriverSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Requester-chosen id.
-        @inlinable public var correlationId: Int64 { SBEBuffer.load(base, blockOffset + 0, as: Int64.self) }
+        @inlinable public var correlationId: Int64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: Int64.self) }
 
         /// Reason to record for the stop.
-        @inlinable public var reason: ShutdownReason { ShutdownReason(rawValue: SBEBuffer.load(base, blockOffset + 8, as: UInt8.self)) }
+        @inlinable public var reason: ShutdownReason { ShutdownReason(rawValue: SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt8.self)) }
 
         /// Shared secret authorising the stop.
         /// The bytes of `token`, a view into the buffer.
-        @inlinable public var token: UnsafeRawBufferPointer { SBEVarData.view(base, at: tokenOffset, lengthType: UInt32.self) }
+        @inlinable public var token: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeTokenOffset, lengthType: UInt32.self) }
         /// `token` decoded as UTF-8 (allocates a `String`).
         public var tokenString: Swift.String { Swift.String(decoding: token, as: UTF8.self) }
 
         /// Free text about the request; may be empty.
         /// The bytes of `errorMessage`, a view into the buffer.
-        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(base, at: errorMessageOffset, lengthType: UInt32.self) }
+        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeErrorMessageOffset, lengthType: UInt32.self) }
         /// `errorMessage` decoded as UTF-8 (allocates a `String`).
         public var errorMessageString: Swift.String { Swift.String(decoding: errorMessage, as: UTF8.self) }
     }

@@ -195,17 +195,18 @@ extension JoinBarrierSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("SequenceMergeMapAnnounce", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: JoinBarrierSchema.id, version: JoinBarrierSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -213,40 +214,40 @@ extension JoinBarrierSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Output stream the rules are for.
         @inlinable public var outStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Epoch of the output stream the rules apply to.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Time after which a silent input no longer holds the barrier; null to wait forever.
         /// `nil` is written as the null value.
         @inlinable public var staleTimeoutNs: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 12) }
+            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 12) }
         }
 
         /// One rule per input stream.
         /// Encodes the `rules` group: `count` entries, each written by `encodeEntry`. Call in schema order.
         /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-        public mutating func rules(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout RulesEncoder) throws -> Void) throws {
+        @inlinable public mutating func rules(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout RulesEncoder) throws -> Void) throws {
             var position = try SBEGroup.encodeHeader("rules", into: buffer, at: limit, blockLength: RulesEncoder.blockLength, count: count, countType: UInt16.self)
             for index in 0..<count {
                 try SBEBuffer.requireWritable("rules entry", offset: position, count: RulesEncoder.blockLength, capacity: buffer.count)
@@ -254,7 +255,7 @@ extension JoinBarrierSchema {
                 try encodeEntry(index, &entry)
                 position = entry.limit
             }
-            limit = position
+            sbeEncodedLimit = position
         }
 
         /// One rule per input stream.
@@ -266,47 +267,48 @@ extension JoinBarrierSchema {
             /// Where the block starts.
             public let blockOffset: Swift.Int
             /// Where the next group or var-data field goes; the end of the encoding so far.
-            public private(set) var limit: Swift.Int
-            @usableFromInline let base: UnsafeMutableRawPointer
+            @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+            @usableFromInline var sbeEncodedLimit: Swift.Int
+            @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-            @usableFromInline
+            @inlinable
             init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                 self.buffer = buffer
                 self.blockOffset = offset
-                self.limit = offset + Self.blockLength
-                self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                self.sbeEncodedLimit = offset + Self.blockLength
+                self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
             }
 
             /// Input stream the rule constrains.
             @inlinable public var inputStreamId: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
             }
 
             /// Offset or window rule.
             @inlinable public var ruleType: MergeRuleType {
-                get { MergeRuleType(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt8.self)) }
-                nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 4) }
+                get { MergeRuleType(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt8.self)) }
+                nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 4) }
             }
 
             /// Sequence distance for OFFSET rules; null for WINDOW rules.
             /// `nil` is written as the null value.
             @inlinable public var offset: Int32? {
                 get {
-                    let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 5, as: Int32.self)
+                    let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 5, as: Int32.self)
                     return value == -2147483648 as Int32 ? nil : value
                 }
-                nonmutating set { SBEBuffer.store(newValue ?? -2147483648 as Int32, base, blockOffset + 5) }
+                nonmutating set { SBEBuffer.store(newValue ?? -2147483648 as Int32, sbeBase, blockOffset + 5) }
             }
 
             /// Number of sequences for WINDOW rules; null for OFFSET rules.
             /// `nil` is written as the null value.
             @inlinable public var windowSize: UInt32? {
                 get {
-                    let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 9, as: UInt32.self)
+                    let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 9, as: UInt32.self)
                     return value == 4294967295 as UInt32 ? nil : value
                 }
-                nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 9) }
+                nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 9) }
             }
         }
     }
@@ -319,12 +321,12 @@ extension JoinBarrierSchema {
         public static let blockLength: Swift.Int = 20
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 20
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var rulesOffset: Swift.Int = 0
+        @usableFromInline var sbeRulesOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -334,25 +336,25 @@ extension JoinBarrierSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = JoinBarrierSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = JoinBarrierSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "SequenceMergeMapAnnounce", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("SequenceMergeMapAnnounce", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            rulesOffset = position
+            sbeRulesOffset = position
             position = try RulesDecoder.validate(buffer, at: position, actingVersion: actingVersion)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == JoinBarrierSchema.id else { throw .wrongSchema(expected: JoinBarrierSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -363,20 +365,20 @@ extension JoinBarrierSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Output stream the rules are for.
-        @inlinable public var outStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var outStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Epoch of the output stream the rules apply to.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 4, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt64.self) }
 
         /// Time after which a silent input no longer holds the barrier; null to wait forever.
         @inlinable public var staleTimeoutNs: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 12, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self)
             return value == 18446744073709551615 as UInt64 ? nil : value
         }
 
         /// One rule per input stream.
         /// The `rules` group; iterate with `next()`.
-        @inlinable public var rules: RulesDecoder { RulesDecoder(base: base, at: rulesOffset, actingVersion: actingVersion) }
+        @inlinable public var rules: RulesDecoder { RulesDecoder(sbeBase: sbeBase, at: sbeRulesOffset, actingVersion: actingVersion) }
 
         /// One rule per input stream.
         public struct RulesDecoder {
@@ -384,7 +386,7 @@ extension JoinBarrierSchema {
             public static let blockLength: Swift.Int = 13
             /// The shortest acting block length accepted: the end of the last field of version 0.
             public static let minimumBlockLength: Swift.Int = 13
-            @usableFromInline let base: UnsafeRawPointer
+            @usableFromInline let sbeBase: UnsafeRawPointer
             /// The block length the encoder used.
             public let actingBlockLength: Swift.Int
             /// The schema version the encoder used.
@@ -392,37 +394,37 @@ extension JoinBarrierSchema {
             /// The number of entries.
             public let count: Swift.Int
             /// The index of the current entry; -1 before the first `next()`.
-            @inlinable public var index: Swift.Int { currentIndex }
-            @usableFromInline var currentIndex: Swift.Int = -1
+            @inlinable public var index: Swift.Int { sbeCurrentIndex }
+            @usableFromInline var sbeCurrentIndex: Swift.Int = -1
             /// Where the current entry's block starts.
-            @usableFromInline var entryOffset: Swift.Int
-            @usableFromInline var nextOffset: Swift.Int
+            @usableFromInline var sbeEntryOffset: Swift.Int
+            @usableFromInline var sbeNextOffset: Swift.Int
 
             /// Reads the group header at `offset`, which the message decoder validated.
-            @usableFromInline
-            init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                self.base = base
+            @inlinable
+            init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                self.sbeBase = sbeBase
                 self.actingVersion = actingVersion
-                self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                self.nextOffset = offset + 4
-                self.entryOffset = nextOffset
+                self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                self.sbeNextOffset = offset + 4
+                self.sbeEntryOffset = sbeNextOffset
             }
 
             /// Moves to the next entry; `false` after the last one.
             @inlinable public mutating func next() -> Swift.Bool {
-                guard currentIndex + 1 < count else { return false }
-                currentIndex += 1
-                entryOffset = nextOffset
-                let position = entryOffset + actingBlockLength
-                nextOffset = position
+                guard sbeCurrentIndex + 1 < count else { return false }
+                sbeCurrentIndex += 1
+                sbeEntryOffset = sbeNextOffset
+                let position = sbeEntryOffset + actingBlockLength
+                sbeNextOffset = position
                 return true
             }
 
             /// Checks the group at `offset` and returns the offset just past it.
-            @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+            @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                 let (blockLength, count) = try SBEGroup.header("rules", buffer, at: offset, countType: UInt16.self)
-                guard blockLength >= minimumBlockLength else {
+                guard blockLength >= minimumBlockLength || count == 0 else {
                     throw .blockLengthTooShort(what: "rules", actual: blockLength, minimum: minimumBlockLength)
                 }
                 var position = offset + 4
@@ -434,9 +436,9 @@ extension JoinBarrierSchema {
             }
 
             /// The offset just past the group at `offset`, which was validated.
-            @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+            @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
                     position += blockLength
@@ -445,20 +447,20 @@ extension JoinBarrierSchema {
             }
 
             /// Input stream the rule constrains.
-            @inlinable public var inputStreamId: UInt32 { SBEBuffer.load(base, entryOffset + 0, as: UInt32.self) }
+            @inlinable public var inputStreamId: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt32.self) }
 
             /// Offset or window rule.
-            @inlinable public var ruleType: MergeRuleType { MergeRuleType(rawValue: SBEBuffer.load(base, entryOffset + 4, as: UInt8.self)) }
+            @inlinable public var ruleType: MergeRuleType { MergeRuleType(rawValue: SBEBuffer.load(sbeBase, sbeEntryOffset + 4, as: UInt8.self)) }
 
             /// Sequence distance for OFFSET rules; null for WINDOW rules.
             @inlinable public var offset: Int32? {
-                let value = SBEBuffer.load(base, entryOffset + 5, as: Int32.self)
+                let value = SBEBuffer.load(sbeBase, sbeEntryOffset + 5, as: Int32.self)
                 return value == -2147483648 as Int32 ? nil : value
             }
 
             /// Number of sequences for WINDOW rules; null for OFFSET rules.
             @inlinable public var windowSize: UInt32? {
-                let value = SBEBuffer.load(base, entryOffset + 9, as: UInt32.self)
+                let value = SBEBuffer.load(sbeBase, sbeEntryOffset + 9, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
         }
@@ -477,17 +479,18 @@ extension JoinBarrierSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("SequenceMergeMapRequest", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: JoinBarrierSchema.id, version: JoinBarrierSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -495,24 +498,24 @@ extension JoinBarrierSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Output stream whose map is wanted.
         @inlinable public var outStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Epoch whose map is wanted.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
     }
 
@@ -524,7 +527,7 @@ extension JoinBarrierSchema {
         public static let blockLength: Swift.Int = 12
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 12
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -538,13 +541,13 @@ extension JoinBarrierSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = JoinBarrierSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = JoinBarrierSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "SequenceMergeMapRequest", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("SequenceMergeMapRequest", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -554,7 +557,7 @@ extension JoinBarrierSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == JoinBarrierSchema.id else { throw .wrongSchema(expected: JoinBarrierSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -565,10 +568,10 @@ extension JoinBarrierSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Output stream whose map is wanted.
-        @inlinable public var outStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var outStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Epoch whose map is wanted.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 4, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt64.self) }
     }
 }
 
@@ -584,17 +587,18 @@ extension JoinBarrierSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("TimestampMergeMapAnnounce", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: JoinBarrierSchema.id, version: JoinBarrierSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -602,56 +606,56 @@ extension JoinBarrierSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Output stream the rules are for.
         @inlinable public var outStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Epoch of the output stream the rules apply to.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Time after which a silent input no longer holds the barrier; null to wait forever.
         /// `nil` is written as the null value.
         @inlinable public var staleTimeoutNs: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 12) }
+            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 12) }
         }
 
         /// Clock all the rule timestamps are compared in.
         @inlinable public var clockDomain: ClockDomain {
-            get { ClockDomain(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 20) }
+            get { ClockDomain(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 20) }
         }
 
         /// Allowance for inputs that arrive behind the output time; null when not set.
         /// `nil` is written as the null value.
         @inlinable public var latenessNs: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 21, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 21, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 21) }
+            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 21) }
         }
 
         /// One rule per input stream.
         /// Encodes the `rules` group: `count` entries, each written by `encodeEntry`. Call in schema order.
         /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-        public mutating func rules(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout RulesEncoder) throws -> Void) throws {
+        @inlinable public mutating func rules(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout RulesEncoder) throws -> Void) throws {
             var position = try SBEGroup.encodeHeader("rules", into: buffer, at: limit, blockLength: RulesEncoder.blockLength, count: count, countType: UInt16.self)
             for index in 0..<count {
                 try SBEBuffer.requireWritable("rules entry", offset: position, count: RulesEncoder.blockLength, capacity: buffer.count)
@@ -659,7 +663,7 @@ extension JoinBarrierSchema {
                 try encodeEntry(index, &entry)
                 position = entry.limit
             }
-            limit = position
+            sbeEncodedLimit = position
         }
 
         /// One rule per input stream.
@@ -671,53 +675,54 @@ extension JoinBarrierSchema {
             /// Where the block starts.
             public let blockOffset: Swift.Int
             /// Where the next group or var-data field goes; the end of the encoding so far.
-            public private(set) var limit: Swift.Int
-            @usableFromInline let base: UnsafeMutableRawPointer
+            @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+            @usableFromInline var sbeEncodedLimit: Swift.Int
+            @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-            @usableFromInline
+            @inlinable
             init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                 self.buffer = buffer
                 self.blockOffset = offset
-                self.limit = offset + Self.blockLength
-                self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                self.sbeEncodedLimit = offset + Self.blockLength
+                self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
             }
 
             /// Input stream the rule constrains.
             @inlinable public var inputStreamId: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
             }
 
             /// Offset or window rule.
             @inlinable public var ruleType: MergeTimeRuleType {
-                get { MergeTimeRuleType(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt8.self)) }
-                nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 4) }
+                get { MergeTimeRuleType(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt8.self)) }
+                nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 4) }
             }
 
             /// Where the input's timestamps are read.
             @inlinable public var timestampSource: TimestampSource {
-                get { TimestampSource(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 5, as: UInt8.self)) }
-                nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 5) }
+                get { TimestampSource(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 5, as: UInt8.self)) }
+                nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 5) }
             }
 
             /// Time distance in nanoseconds for OFFSET_NS rules; null for WINDOW_NS rules.
             /// `nil` is written as the null value.
             @inlinable public var offsetNs: Int64? {
                 get {
-                    let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 6, as: Int64.self)
+                    let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 6, as: Int64.self)
                     return value == -9223372036854775808 as Int64 ? nil : value
                 }
-                nonmutating set { SBEBuffer.store(newValue ?? -9223372036854775808 as Int64, base, blockOffset + 6) }
+                nonmutating set { SBEBuffer.store(newValue ?? -9223372036854775808 as Int64, sbeBase, blockOffset + 6) }
             }
 
             /// Span in nanoseconds for WINDOW_NS rules; null for OFFSET_NS rules.
             /// `nil` is written as the null value.
             @inlinable public var windowNs: UInt64? {
                 get {
-                    let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 14, as: UInt64.self)
+                    let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 14, as: UInt64.self)
                     return value == 18446744073709551615 as UInt64 ? nil : value
                 }
-                nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 14) }
+                nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 14) }
             }
         }
     }
@@ -730,12 +735,12 @@ extension JoinBarrierSchema {
         public static let blockLength: Swift.Int = 29
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 29
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var rulesOffset: Swift.Int = 0
+        @usableFromInline var sbeRulesOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -745,25 +750,25 @@ extension JoinBarrierSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = JoinBarrierSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = JoinBarrierSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "TimestampMergeMapAnnounce", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("TimestampMergeMapAnnounce", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            rulesOffset = position
+            sbeRulesOffset = position
             position = try RulesDecoder.validate(buffer, at: position, actingVersion: actingVersion)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == JoinBarrierSchema.id else { throw .wrongSchema(expected: JoinBarrierSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -774,29 +779,29 @@ extension JoinBarrierSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Output stream the rules are for.
-        @inlinable public var outStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var outStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Epoch of the output stream the rules apply to.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 4, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt64.self) }
 
         /// Time after which a silent input no longer holds the barrier; null to wait forever.
         @inlinable public var staleTimeoutNs: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 12, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self)
             return value == 18446744073709551615 as UInt64 ? nil : value
         }
 
         /// Clock all the rule timestamps are compared in.
-        @inlinable public var clockDomain: ClockDomain { ClockDomain(rawValue: SBEBuffer.load(base, blockOffset + 20, as: UInt8.self)) }
+        @inlinable public var clockDomain: ClockDomain { ClockDomain(rawValue: SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt8.self)) }
 
         /// Allowance for inputs that arrive behind the output time; null when not set.
         @inlinable public var latenessNs: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 21, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 21, as: UInt64.self)
             return value == 18446744073709551615 as UInt64 ? nil : value
         }
 
         /// One rule per input stream.
         /// The `rules` group; iterate with `next()`.
-        @inlinable public var rules: RulesDecoder { RulesDecoder(base: base, at: rulesOffset, actingVersion: actingVersion) }
+        @inlinable public var rules: RulesDecoder { RulesDecoder(sbeBase: sbeBase, at: sbeRulesOffset, actingVersion: actingVersion) }
 
         /// One rule per input stream.
         public struct RulesDecoder {
@@ -804,7 +809,7 @@ extension JoinBarrierSchema {
             public static let blockLength: Swift.Int = 22
             /// The shortest acting block length accepted: the end of the last field of version 0.
             public static let minimumBlockLength: Swift.Int = 22
-            @usableFromInline let base: UnsafeRawPointer
+            @usableFromInline let sbeBase: UnsafeRawPointer
             /// The block length the encoder used.
             public let actingBlockLength: Swift.Int
             /// The schema version the encoder used.
@@ -812,37 +817,37 @@ extension JoinBarrierSchema {
             /// The number of entries.
             public let count: Swift.Int
             /// The index of the current entry; -1 before the first `next()`.
-            @inlinable public var index: Swift.Int { currentIndex }
-            @usableFromInline var currentIndex: Swift.Int = -1
+            @inlinable public var index: Swift.Int { sbeCurrentIndex }
+            @usableFromInline var sbeCurrentIndex: Swift.Int = -1
             /// Where the current entry's block starts.
-            @usableFromInline var entryOffset: Swift.Int
-            @usableFromInline var nextOffset: Swift.Int
+            @usableFromInline var sbeEntryOffset: Swift.Int
+            @usableFromInline var sbeNextOffset: Swift.Int
 
             /// Reads the group header at `offset`, which the message decoder validated.
-            @usableFromInline
-            init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                self.base = base
+            @inlinable
+            init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                self.sbeBase = sbeBase
                 self.actingVersion = actingVersion
-                self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                self.nextOffset = offset + 4
-                self.entryOffset = nextOffset
+                self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                self.sbeNextOffset = offset + 4
+                self.sbeEntryOffset = sbeNextOffset
             }
 
             /// Moves to the next entry; `false` after the last one.
             @inlinable public mutating func next() -> Swift.Bool {
-                guard currentIndex + 1 < count else { return false }
-                currentIndex += 1
-                entryOffset = nextOffset
-                let position = entryOffset + actingBlockLength
-                nextOffset = position
+                guard sbeCurrentIndex + 1 < count else { return false }
+                sbeCurrentIndex += 1
+                sbeEntryOffset = sbeNextOffset
+                let position = sbeEntryOffset + actingBlockLength
+                sbeNextOffset = position
                 return true
             }
 
             /// Checks the group at `offset` and returns the offset just past it.
-            @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+            @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                 let (blockLength, count) = try SBEGroup.header("rules", buffer, at: offset, countType: UInt16.self)
-                guard blockLength >= minimumBlockLength else {
+                guard blockLength >= minimumBlockLength || count == 0 else {
                     throw .blockLengthTooShort(what: "rules", actual: blockLength, minimum: minimumBlockLength)
                 }
                 var position = offset + 4
@@ -854,9 +859,9 @@ extension JoinBarrierSchema {
             }
 
             /// The offset just past the group at `offset`, which was validated.
-            @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+            @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
                     position += blockLength
@@ -865,23 +870,23 @@ extension JoinBarrierSchema {
             }
 
             /// Input stream the rule constrains.
-            @inlinable public var inputStreamId: UInt32 { SBEBuffer.load(base, entryOffset + 0, as: UInt32.self) }
+            @inlinable public var inputStreamId: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt32.self) }
 
             /// Offset or window rule.
-            @inlinable public var ruleType: MergeTimeRuleType { MergeTimeRuleType(rawValue: SBEBuffer.load(base, entryOffset + 4, as: UInt8.self)) }
+            @inlinable public var ruleType: MergeTimeRuleType { MergeTimeRuleType(rawValue: SBEBuffer.load(sbeBase, sbeEntryOffset + 4, as: UInt8.self)) }
 
             /// Where the input's timestamps are read.
-            @inlinable public var timestampSource: TimestampSource { TimestampSource(rawValue: SBEBuffer.load(base, entryOffset + 5, as: UInt8.self)) }
+            @inlinable public var timestampSource: TimestampSource { TimestampSource(rawValue: SBEBuffer.load(sbeBase, sbeEntryOffset + 5, as: UInt8.self)) }
 
             /// Time distance in nanoseconds for OFFSET_NS rules; null for WINDOW_NS rules.
             @inlinable public var offsetNs: Int64? {
-                let value = SBEBuffer.load(base, entryOffset + 6, as: Int64.self)
+                let value = SBEBuffer.load(sbeBase, sbeEntryOffset + 6, as: Int64.self)
                 return value == -9223372036854775808 as Int64 ? nil : value
             }
 
             /// Span in nanoseconds for WINDOW_NS rules; null for OFFSET_NS rules.
             @inlinable public var windowNs: UInt64? {
-                let value = SBEBuffer.load(base, entryOffset + 14, as: UInt64.self)
+                let value = SBEBuffer.load(sbeBase, sbeEntryOffset + 14, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
         }
@@ -900,17 +905,18 @@ extension JoinBarrierSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("TimestampMergeMapRequest", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: JoinBarrierSchema.id, version: JoinBarrierSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -918,24 +924,24 @@ extension JoinBarrierSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Output stream whose map is wanted.
         @inlinable public var outStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Epoch whose map is wanted.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
     }
 
@@ -947,7 +953,7 @@ extension JoinBarrierSchema {
         public static let blockLength: Swift.Int = 12
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 12
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -961,13 +967,13 @@ extension JoinBarrierSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = JoinBarrierSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = JoinBarrierSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "TimestampMergeMapRequest", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("TimestampMergeMapRequest", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -977,7 +983,7 @@ extension JoinBarrierSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == JoinBarrierSchema.id else { throw .wrongSchema(expected: JoinBarrierSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -988,9 +994,9 @@ extension JoinBarrierSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Output stream whose map is wanted.
-        @inlinable public var outStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var outStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Epoch whose map is wanted.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 4, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt64.self) }
     }
 }

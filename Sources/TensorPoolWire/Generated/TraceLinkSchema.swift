@@ -31,17 +31,18 @@ extension TraceLinkSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("TraceLinkSet", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: TraceLinkSchema.id, version: TraceLinkSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -49,42 +50,42 @@ extension TraceLinkSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream of the derived frame.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Epoch of the derived frame.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Sequence number of the derived frame.
         @inlinable public var seq: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Trace id given to the derived frame.
         @inlinable public var traceId: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 20) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 20) }
         }
 
         /// Traces the frame was built from.
         /// Encodes the `parents` group: `count` entries, each written by `encodeEntry`. Call in schema order.
         /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-        public mutating func parents(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout ParentsEncoder) throws -> Void) throws {
+        @inlinable public mutating func parents(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout ParentsEncoder) throws -> Void) throws {
             var position = try SBEGroup.encodeHeader("parents", into: buffer, at: limit, blockLength: ParentsEncoder.blockLength, count: count, countType: UInt16.self)
             for index in 0..<count {
                 try SBEBuffer.requireWritable("parents entry", offset: position, count: ParentsEncoder.blockLength, capacity: buffer.count)
@@ -92,7 +93,7 @@ extension TraceLinkSchema {
                 try encodeEntry(index, &entry)
                 position = entry.limit
             }
-            limit = position
+            sbeEncodedLimit = position
         }
 
         /// Traces the frame was built from.
@@ -104,21 +105,22 @@ extension TraceLinkSchema {
             /// Where the block starts.
             public let blockOffset: Swift.Int
             /// Where the next group or var-data field goes; the end of the encoding so far.
-            public private(set) var limit: Swift.Int
-            @usableFromInline let base: UnsafeMutableRawPointer
+            @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+            @usableFromInline var sbeEncodedLimit: Swift.Int
+            @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-            @usableFromInline
+            @inlinable
             init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                 self.buffer = buffer
                 self.blockOffset = offset
-                self.limit = offset + Self.blockLength
-                self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                self.sbeEncodedLimit = offset + Self.blockLength
+                self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
             }
 
             /// Trace id of one parent frame.
             @inlinable public var traceId: UInt64 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt64.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt64.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
             }
         }
     }
@@ -131,12 +133,12 @@ extension TraceLinkSchema {
         public static let blockLength: Swift.Int = 28
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 28
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var parentsOffset: Swift.Int = 0
+        @usableFromInline var sbeParentsOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -146,25 +148,25 @@ extension TraceLinkSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = TraceLinkSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = TraceLinkSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "TraceLinkSet", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("TraceLinkSet", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            parentsOffset = position
+            sbeParentsOffset = position
             position = try ParentsDecoder.validate(buffer, at: position, actingVersion: actingVersion)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == TraceLinkSchema.id else { throw .wrongSchema(expected: TraceLinkSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -175,20 +177,20 @@ extension TraceLinkSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream of the derived frame.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Epoch of the derived frame.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 4, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt64.self) }
 
         /// Sequence number of the derived frame.
-        @inlinable public var seq: UInt64 { SBEBuffer.load(base, blockOffset + 12, as: UInt64.self) }
+        @inlinable public var seq: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self) }
 
         /// Trace id given to the derived frame.
-        @inlinable public var traceId: UInt64 { SBEBuffer.load(base, blockOffset + 20, as: UInt64.self) }
+        @inlinable public var traceId: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt64.self) }
 
         /// Traces the frame was built from.
         /// The `parents` group; iterate with `next()`.
-        @inlinable public var parents: ParentsDecoder { ParentsDecoder(base: base, at: parentsOffset, actingVersion: actingVersion) }
+        @inlinable public var parents: ParentsDecoder { ParentsDecoder(sbeBase: sbeBase, at: sbeParentsOffset, actingVersion: actingVersion) }
 
         /// Traces the frame was built from.
         public struct ParentsDecoder {
@@ -196,7 +198,7 @@ extension TraceLinkSchema {
             public static let blockLength: Swift.Int = 8
             /// The shortest acting block length accepted: the end of the last field of version 0.
             public static let minimumBlockLength: Swift.Int = 8
-            @usableFromInline let base: UnsafeRawPointer
+            @usableFromInline let sbeBase: UnsafeRawPointer
             /// The block length the encoder used.
             public let actingBlockLength: Swift.Int
             /// The schema version the encoder used.
@@ -204,37 +206,37 @@ extension TraceLinkSchema {
             /// The number of entries.
             public let count: Swift.Int
             /// The index of the current entry; -1 before the first `next()`.
-            @inlinable public var index: Swift.Int { currentIndex }
-            @usableFromInline var currentIndex: Swift.Int = -1
+            @inlinable public var index: Swift.Int { sbeCurrentIndex }
+            @usableFromInline var sbeCurrentIndex: Swift.Int = -1
             /// Where the current entry's block starts.
-            @usableFromInline var entryOffset: Swift.Int
-            @usableFromInline var nextOffset: Swift.Int
+            @usableFromInline var sbeEntryOffset: Swift.Int
+            @usableFromInline var sbeNextOffset: Swift.Int
 
             /// Reads the group header at `offset`, which the message decoder validated.
-            @usableFromInline
-            init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                self.base = base
+            @inlinable
+            init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                self.sbeBase = sbeBase
                 self.actingVersion = actingVersion
-                self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                self.nextOffset = offset + 4
-                self.entryOffset = nextOffset
+                self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                self.sbeNextOffset = offset + 4
+                self.sbeEntryOffset = sbeNextOffset
             }
 
             /// Moves to the next entry; `false` after the last one.
             @inlinable public mutating func next() -> Swift.Bool {
-                guard currentIndex + 1 < count else { return false }
-                currentIndex += 1
-                entryOffset = nextOffset
-                let position = entryOffset + actingBlockLength
-                nextOffset = position
+                guard sbeCurrentIndex + 1 < count else { return false }
+                sbeCurrentIndex += 1
+                sbeEntryOffset = sbeNextOffset
+                let position = sbeEntryOffset + actingBlockLength
+                sbeNextOffset = position
                 return true
             }
 
             /// Checks the group at `offset` and returns the offset just past it.
-            @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+            @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                 let (blockLength, count) = try SBEGroup.header("parents", buffer, at: offset, countType: UInt16.self)
-                guard blockLength >= minimumBlockLength else {
+                guard blockLength >= minimumBlockLength || count == 0 else {
                     throw .blockLengthTooShort(what: "parents", actual: blockLength, minimum: minimumBlockLength)
                 }
                 var position = offset + 4
@@ -246,9 +248,9 @@ extension TraceLinkSchema {
             }
 
             /// The offset just past the group at `offset`, which was validated.
-            @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+            @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
                     position += blockLength
@@ -257,7 +259,7 @@ extension TraceLinkSchema {
             }
 
             /// Trace id of one parent frame.
-            @inlinable public var traceId: UInt64 { SBEBuffer.load(base, entryOffset + 0, as: UInt64.self) }
+            @inlinable public var traceId: UInt64 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt64.self) }
         }
     }
 }

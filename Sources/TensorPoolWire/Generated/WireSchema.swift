@@ -476,17 +476,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmPoolAnnounce", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -494,66 +495,66 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream the regions belong to.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Producer writing the stream.
         @inlinable public var producerId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Current layout generation.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// When the announce was made, in announceClockDomain nanoseconds.
         @inlinable public var announceTimestampNs: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 16) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 16) }
         }
 
         /// Clock behind announceTimestampNs.
         @inlinable public var announceClockDomain: ClockDomain {
-            get { ClockDomain(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 24, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 24) }
+            get { ClockDomain(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 24, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 24) }
         }
 
         /// Version of the SHM layout rules the regions follow.
         @inlinable public var layoutVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 25, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 25) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 25, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 25) }
         }
 
         /// Number of slots in the header ring.
         @inlinable public var headerNslots: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 29, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 29) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 29, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 29) }
         }
 
         /// Size of one header slot in bytes.
         @inlinable public var headerSlotBytes: UInt16 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 33, as: UInt16.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 33) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 33, as: UInt16.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 33) }
         }
 
         /// One entry per payload pool of the stream.
         /// Encodes the `payloadPools` group: `count` entries, each written by `encodeEntry`. Call in schema order.
         /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-        public mutating func payloadPools(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout PayloadPoolsEncoder) throws -> Void) throws {
+        @inlinable public mutating func payloadPools(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout PayloadPoolsEncoder) throws -> Void) throws {
             var position = try SBEGroup.encodeHeader("payloadPools", into: buffer, at: limit, blockLength: PayloadPoolsEncoder.blockLength, count: count, countType: UInt16.self)
             for index in 0..<count {
                 try SBEBuffer.requireWritable("payloadPools entry", offset: position, count: PayloadPoolsEncoder.blockLength, capacity: buffer.count)
@@ -561,17 +562,17 @@ extension WireSchema {
                 try encodeEntry(index, &entry)
                 position = entry.limit
             }
-            limit = position
+            sbeEncodedLimit = position
         }
 
         /// Location of the header ring's SHM region.
         /// Writes `headerRegionUri` (at most 1073741824 bytes). Call in schema order.
-        public mutating func headerRegionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("headerRegionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func headerRegionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("headerRegionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `headerRegionUri` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func headerRegionUri(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("headerRegionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func headerRegionUri(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("headerRegionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// One entry per payload pool of the stream.
@@ -583,43 +584,44 @@ extension WireSchema {
             /// Where the block starts.
             public let blockOffset: Swift.Int
             /// Where the next group or var-data field goes; the end of the encoding so far.
-            public private(set) var limit: Swift.Int
-            @usableFromInline let base: UnsafeMutableRawPointer
+            @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+            @usableFromInline var sbeEncodedLimit: Swift.Int
+            @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-            @usableFromInline
+            @inlinable
             init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                 self.buffer = buffer
                 self.blockOffset = offset
-                self.limit = offset + Self.blockLength
-                self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                self.sbeEncodedLimit = offset + Self.blockLength
+                self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
             }
 
             /// Pool identifier, matched by SlotHeader.poolId.
             @inlinable public var poolId: UInt16 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt16.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt16.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
             }
 
             /// Number of payload slots in the pool.
             @inlinable public var poolNslots: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 2, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 2) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 2, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 2) }
             }
 
             /// Distance in bytes between consecutive payload slots.
             @inlinable public var strideBytes: UInt32 {
-                get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 6, as: UInt32.self) }
-                nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 6) }
+                get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 6, as: UInt32.self) }
+                nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 6) }
             }
 
             /// Location of the pool's SHM region.
             /// Writes `regionUri` (at most 1073741824 bytes). Call in schema order.
-            public mutating func regionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("regionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func regionUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("regionUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `regionUri` from the UTF-8 of `text` (the schema declares ASCII).
-            public mutating func regionUri(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("regionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func regionUri(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("regionUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
         }
     }
@@ -632,13 +634,13 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 35
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 35
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var payloadPoolsOffset: Swift.Int = 0
-        @usableFromInline var headerRegionUriOffset: Swift.Int = 0
+        @usableFromInline var sbePayloadPoolsOffset: Swift.Int = 0
+        @usableFromInline var sbeHeaderRegionUriOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -648,27 +650,27 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmPoolAnnounce", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmPoolAnnounce", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            payloadPoolsOffset = position
+            sbePayloadPoolsOffset = position
             position = try PayloadPoolsDecoder.validate(buffer, at: position, actingVersion: actingVersion)
-            headerRegionUriOffset = position
+            sbeHeaderRegionUriOffset = position
             position = try SBEVarData.validate("headerRegionUri", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -679,36 +681,36 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream the regions belong to.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Producer writing the stream.
-        @inlinable public var producerId: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var producerId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Current layout generation.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
 
         /// When the announce was made, in announceClockDomain nanoseconds.
-        @inlinable public var announceTimestampNs: UInt64 { SBEBuffer.load(base, blockOffset + 16, as: UInt64.self) }
+        @inlinable public var announceTimestampNs: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt64.self) }
 
         /// Clock behind announceTimestampNs.
-        @inlinable public var announceClockDomain: ClockDomain { ClockDomain(rawValue: SBEBuffer.load(base, blockOffset + 24, as: UInt8.self)) }
+        @inlinable public var announceClockDomain: ClockDomain { ClockDomain(rawValue: SBEBuffer.load(sbeBase, blockOffset + 24, as: UInt8.self)) }
 
         /// Version of the SHM layout rules the regions follow.
-        @inlinable public var layoutVersion: UInt32 { SBEBuffer.load(base, blockOffset + 25, as: UInt32.self) }
+        @inlinable public var layoutVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 25, as: UInt32.self) }
 
         /// Number of slots in the header ring.
-        @inlinable public var headerNslots: UInt32 { SBEBuffer.load(base, blockOffset + 29, as: UInt32.self) }
+        @inlinable public var headerNslots: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 29, as: UInt32.self) }
 
         /// Size of one header slot in bytes.
-        @inlinable public var headerSlotBytes: UInt16 { SBEBuffer.load(base, blockOffset + 33, as: UInt16.self) }
+        @inlinable public var headerSlotBytes: UInt16 { SBEBuffer.load(sbeBase, blockOffset + 33, as: UInt16.self) }
 
         /// One entry per payload pool of the stream.
         /// The `payloadPools` group; iterate with `next()`.
-        @inlinable public var payloadPools: PayloadPoolsDecoder { PayloadPoolsDecoder(base: base, at: payloadPoolsOffset, actingVersion: actingVersion) }
+        @inlinable public var payloadPools: PayloadPoolsDecoder { PayloadPoolsDecoder(sbeBase: sbeBase, at: sbePayloadPoolsOffset, actingVersion: actingVersion) }
 
         /// Location of the header ring's SHM region.
         /// The bytes of `headerRegionUri`, a view into the buffer.
-        @inlinable public var headerRegionUri: UnsafeRawBufferPointer { SBEVarData.view(base, at: headerRegionUriOffset, lengthType: UInt32.self) }
+        @inlinable public var headerRegionUri: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeHeaderRegionUriOffset, lengthType: UInt32.self) }
         /// `headerRegionUri` decoded as UTF-8 (allocates a `String`).
         public var headerRegionUriString: Swift.String { Swift.String(decoding: headerRegionUri, as: UTF8.self) }
 
@@ -718,48 +720,48 @@ extension WireSchema {
             public static let blockLength: Swift.Int = 10
             /// The shortest acting block length accepted: the end of the last field of version 0.
             public static let minimumBlockLength: Swift.Int = 10
-            @usableFromInline let base: UnsafeRawPointer
+            @usableFromInline let sbeBase: UnsafeRawPointer
             /// The block length the encoder used.
             public let actingBlockLength: Swift.Int
             /// The schema version the encoder used.
             public let actingVersion: UInt16
-            @usableFromInline var regionUriOffset: Swift.Int = 0
+            @usableFromInline var sbeRegionUriOffset: Swift.Int = 0
             /// The number of entries.
             public let count: Swift.Int
             /// The index of the current entry; -1 before the first `next()`.
-            @inlinable public var index: Swift.Int { currentIndex }
-            @usableFromInline var currentIndex: Swift.Int = -1
+            @inlinable public var index: Swift.Int { sbeCurrentIndex }
+            @usableFromInline var sbeCurrentIndex: Swift.Int = -1
             /// Where the current entry's block starts.
-            @usableFromInline var entryOffset: Swift.Int
-            @usableFromInline var nextOffset: Swift.Int
+            @usableFromInline var sbeEntryOffset: Swift.Int
+            @usableFromInline var sbeNextOffset: Swift.Int
 
             /// Reads the group header at `offset`, which the message decoder validated.
-            @usableFromInline
-            init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                self.base = base
+            @inlinable
+            init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                self.sbeBase = sbeBase
                 self.actingVersion = actingVersion
-                self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                self.nextOffset = offset + 4
-                self.entryOffset = nextOffset
+                self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                self.sbeNextOffset = offset + 4
+                self.sbeEntryOffset = sbeNextOffset
             }
 
             /// Moves to the next entry; `false` after the last one.
             @inlinable public mutating func next() -> Swift.Bool {
-                guard currentIndex + 1 < count else { return false }
-                currentIndex += 1
-                entryOffset = nextOffset
-                var position = entryOffset + actingBlockLength
-                regionUriOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                nextOffset = position
+                guard sbeCurrentIndex + 1 < count else { return false }
+                sbeCurrentIndex += 1
+                sbeEntryOffset = sbeNextOffset
+                var position = sbeEntryOffset + actingBlockLength
+                sbeRegionUriOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeNextOffset = position
                 return true
             }
 
             /// Checks the group at `offset` and returns the offset just past it.
-            @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+            @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                 let (blockLength, count) = try SBEGroup.header("payloadPools", buffer, at: offset, countType: UInt16.self)
-                guard blockLength >= minimumBlockLength else {
+                guard blockLength >= minimumBlockLength || count == 0 else {
                     throw .blockLengthTooShort(what: "payloadPools", actual: blockLength, minimum: minimumBlockLength)
                 }
                 var position = offset + 4
@@ -772,29 +774,29 @@ extension WireSchema {
             }
 
             /// The offset just past the group at `offset`, which was validated.
-            @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+            @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
                     position += blockLength
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                 }
                 return position
             }
 
             /// Pool identifier, matched by SlotHeader.poolId.
-            @inlinable public var poolId: UInt16 { SBEBuffer.load(base, entryOffset + 0, as: UInt16.self) }
+            @inlinable public var poolId: UInt16 { SBEBuffer.load(sbeBase, sbeEntryOffset + 0, as: UInt16.self) }
 
             /// Number of payload slots in the pool.
-            @inlinable public var poolNslots: UInt32 { SBEBuffer.load(base, entryOffset + 2, as: UInt32.self) }
+            @inlinable public var poolNslots: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 2, as: UInt32.self) }
 
             /// Distance in bytes between consecutive payload slots.
-            @inlinable public var strideBytes: UInt32 { SBEBuffer.load(base, entryOffset + 6, as: UInt32.self) }
+            @inlinable public var strideBytes: UInt32 { SBEBuffer.load(sbeBase, sbeEntryOffset + 6, as: UInt32.self) }
 
             /// Location of the pool's SHM region.
             /// The bytes of `regionUri`, a view into the buffer.
-            @inlinable public var regionUri: UnsafeRawBufferPointer { SBEVarData.view(base, at: regionUriOffset, lengthType: UInt32.self) }
+            @inlinable public var regionUri: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeRegionUriOffset, lengthType: UInt32.self) }
             /// `regionUri` decoded as UTF-8 (allocates a `String`).
             public var regionUriString: Swift.String { Swift.String(decoding: regionUri, as: UTF8.self) }
         }
@@ -813,17 +815,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ConsumerHello", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -831,116 +834,116 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream the consumer wants.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Identifier of the consumer.
         @inlinable public var consumerId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Whether the consumer can map shared memory.
         @inlinable public var supportsShm: Bool {
-            get { Bool(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 8) }
+            get { Bool(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 8) }
         }
 
         /// Whether the consumer reads FrameProgress reports.
         @inlinable public var supportsProgress: Bool {
-            get { Bool(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 9, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 9) }
+            get { Bool(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 9, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 9) }
         }
 
         /// Requested delivery mode.
         @inlinable public var mode: Mode {
-            get { Mode(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 10, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 10) }
+            get { Mode(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 10, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 10) }
         }
 
         /// Frame rate cap for RATE_LIMITED; 0 means no cap.
         @inlinable public var maxRateHz: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 11, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 11) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 11, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 11) }
         }
 
         /// SHM layout version the consumer was built for.
         @inlinable public var expectedLayoutVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 15, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 15) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 15, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 15) }
         }
 
         /// Smallest gap wanted between progress reports, in microseconds.
         /// `nil` is written as the null value.
         @inlinable public var progressIntervalUs: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 19, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 19, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 19) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 19) }
         }
 
         /// Smallest fill growth in bytes worth a progress report.
         /// `nil` is written as the null value.
         @inlinable public var progressBytesDelta: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 23, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 23, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 23) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 23) }
         }
 
         /// Smallest fill growth in rows or columns worth a progress report.
         /// `nil` is written as the null value.
         @inlinable public var progressMajorDeltaUnits: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 27, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 27, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 27) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 27) }
         }
 
         /// Stream id asked for a private descriptor stream; 0 leaves it to the producer.
         @inlinable public var descriptorStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 31, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 31) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 31, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 31) }
         }
 
         /// Stream id asked for a private control stream; 0 leaves it to the producer.
         @inlinable public var controlStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 35, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 35) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 35, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 35) }
         }
 
         /// Channel asked for a private descriptor stream; empty when none is wanted.
         /// Writes `descriptorChannel` (at most 1073741824 bytes). Call in schema order.
-        public mutating func descriptorChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("descriptorChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func descriptorChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("descriptorChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `descriptorChannel` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func descriptorChannel(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("descriptorChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func descriptorChannel(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("descriptorChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// Channel asked for a private control stream; empty when none is wanted.
         /// Writes `controlChannel` (at most 1073741824 bytes). Call in schema order.
-        public mutating func controlChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("controlChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func controlChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("controlChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `controlChannel` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func controlChannel(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("controlChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func controlChannel(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("controlChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -952,13 +955,13 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 39
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 39
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var descriptorChannelOffset: Swift.Int = 0
-        @usableFromInline var controlChannelOffset: Swift.Int = 0
+        @usableFromInline var sbeDescriptorChannelOffset: Swift.Int = 0
+        @usableFromInline var sbeControlChannelOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -968,27 +971,27 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ConsumerHello", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ConsumerHello", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            descriptorChannelOffset = position
+            sbeDescriptorChannelOffset = position
             position = try SBEVarData.validate("descriptorChannel", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
-            controlChannelOffset = position
+            sbeControlChannelOffset = position
             position = try SBEVarData.validate("controlChannel", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -999,59 +1002,59 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream the consumer wants.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Identifier of the consumer.
-        @inlinable public var consumerId: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var consumerId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Whether the consumer can map shared memory.
-        @inlinable public var supportsShm: Bool { Bool(rawValue: SBEBuffer.load(base, blockOffset + 8, as: UInt8.self)) }
+        @inlinable public var supportsShm: Bool { Bool(rawValue: SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt8.self)) }
 
         /// Whether the consumer reads FrameProgress reports.
-        @inlinable public var supportsProgress: Bool { Bool(rawValue: SBEBuffer.load(base, blockOffset + 9, as: UInt8.self)) }
+        @inlinable public var supportsProgress: Bool { Bool(rawValue: SBEBuffer.load(sbeBase, blockOffset + 9, as: UInt8.self)) }
 
         /// Requested delivery mode.
-        @inlinable public var mode: Mode { Mode(rawValue: SBEBuffer.load(base, blockOffset + 10, as: UInt8.self)) }
+        @inlinable public var mode: Mode { Mode(rawValue: SBEBuffer.load(sbeBase, blockOffset + 10, as: UInt8.self)) }
 
         /// Frame rate cap for RATE_LIMITED; 0 means no cap.
-        @inlinable public var maxRateHz: UInt32 { SBEBuffer.load(base, blockOffset + 11, as: UInt32.self) }
+        @inlinable public var maxRateHz: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 11, as: UInt32.self) }
 
         /// SHM layout version the consumer was built for.
-        @inlinable public var expectedLayoutVersion: UInt32 { SBEBuffer.load(base, blockOffset + 15, as: UInt32.self) }
+        @inlinable public var expectedLayoutVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 15, as: UInt32.self) }
 
         /// Smallest gap wanted between progress reports, in microseconds.
         @inlinable public var progressIntervalUs: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 19, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 19, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// Smallest fill growth in bytes worth a progress report.
         @inlinable public var progressBytesDelta: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 23, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 23, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// Smallest fill growth in rows or columns worth a progress report.
         @inlinable public var progressMajorDeltaUnits: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 27, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 27, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// Stream id asked for a private descriptor stream; 0 leaves it to the producer.
-        @inlinable public var descriptorStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 31, as: UInt32.self) }
+        @inlinable public var descriptorStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 31, as: UInt32.self) }
 
         /// Stream id asked for a private control stream; 0 leaves it to the producer.
-        @inlinable public var controlStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 35, as: UInt32.self) }
+        @inlinable public var controlStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 35, as: UInt32.self) }
 
         /// Channel asked for a private descriptor stream; empty when none is wanted.
         /// The bytes of `descriptorChannel`, a view into the buffer.
-        @inlinable public var descriptorChannel: UnsafeRawBufferPointer { SBEVarData.view(base, at: descriptorChannelOffset, lengthType: UInt32.self) }
+        @inlinable public var descriptorChannel: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeDescriptorChannelOffset, lengthType: UInt32.self) }
         /// `descriptorChannel` decoded as UTF-8 (allocates a `String`).
         public var descriptorChannelString: Swift.String { Swift.String(decoding: descriptorChannel, as: UTF8.self) }
 
         /// Channel asked for a private control stream; empty when none is wanted.
         /// The bytes of `controlChannel`, a view into the buffer.
-        @inlinable public var controlChannel: UnsafeRawBufferPointer { SBEVarData.view(base, at: controlChannelOffset, lengthType: UInt32.self) }
+        @inlinable public var controlChannel: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeControlChannelOffset, lengthType: UInt32.self) }
         /// `controlChannel` decoded as UTF-8 (allocates a `String`).
         public var controlChannelString: Swift.String { Swift.String(decoding: controlChannel, as: UTF8.self) }
     }
@@ -1069,17 +1072,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ConsumerConfig", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1087,78 +1091,78 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream concerned.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Consumer addressed.
         @inlinable public var consumerId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Whether the consumer is to read payloads from shared memory.
         @inlinable public var useShm: Bool {
-            get { Bool(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 8) }
+            get { Bool(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 8) }
         }
 
         /// Delivery mode granted.
         @inlinable public var mode: Mode {
-            get { Mode(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 9, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 9) }
+            get { Mode(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 9, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 9) }
         }
 
         /// Private descriptor stream id granted; 0 when none (id 5 is unused).
         @inlinable public var descriptorStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 10, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 10) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 10, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 10) }
         }
 
         /// Private control stream id granted; 0 when none.
         @inlinable public var controlStreamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 14, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 14) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 14, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 14) }
         }
 
         /// Where to get payloads when not over SHM, such as a bridge channel; empty when none.
         /// Writes `payloadFallbackUri` (at most 1073741824 bytes). Call in schema order.
-        public mutating func payloadFallbackUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("payloadFallbackUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func payloadFallbackUri(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("payloadFallbackUri", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `payloadFallbackUri` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func payloadFallbackUri(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("payloadFallbackUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func payloadFallbackUri(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("payloadFallbackUri", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// Private descriptor channel granted; empty when none.
         /// Writes `descriptorChannel` (at most 1073741824 bytes). Call in schema order.
-        public mutating func descriptorChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("descriptorChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func descriptorChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("descriptorChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `descriptorChannel` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func descriptorChannel(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("descriptorChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func descriptorChannel(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("descriptorChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// Private control channel granted; empty when none.
         /// Writes `controlChannel` (at most 1073741824 bytes). Call in schema order.
-        public mutating func controlChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("controlChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func controlChannel(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("controlChannel", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `controlChannel` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func controlChannel(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("controlChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func controlChannel(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("controlChannel", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -1170,14 +1174,14 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 18
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 18
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var payloadFallbackUriOffset: Swift.Int = 0
-        @usableFromInline var descriptorChannelOffset: Swift.Int = 0
-        @usableFromInline var controlChannelOffset: Swift.Int = 0
+        @usableFromInline var sbePayloadFallbackUriOffset: Swift.Int = 0
+        @usableFromInline var sbeDescriptorChannelOffset: Swift.Int = 0
+        @usableFromInline var sbeControlChannelOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -1187,29 +1191,29 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ConsumerConfig", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ConsumerConfig", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            payloadFallbackUriOffset = position
+            sbePayloadFallbackUriOffset = position
             position = try SBEVarData.validate("payloadFallbackUri", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
-            descriptorChannelOffset = position
+            sbeDescriptorChannelOffset = position
             position = try SBEVarData.validate("descriptorChannel", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
-            controlChannelOffset = position
+            sbeControlChannelOffset = position
             position = try SBEVarData.validate("controlChannel", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1220,38 +1224,38 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream concerned.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Consumer addressed.
-        @inlinable public var consumerId: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var consumerId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Whether the consumer is to read payloads from shared memory.
-        @inlinable public var useShm: Bool { Bool(rawValue: SBEBuffer.load(base, blockOffset + 8, as: UInt8.self)) }
+        @inlinable public var useShm: Bool { Bool(rawValue: SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt8.self)) }
 
         /// Delivery mode granted.
-        @inlinable public var mode: Mode { Mode(rawValue: SBEBuffer.load(base, blockOffset + 9, as: UInt8.self)) }
+        @inlinable public var mode: Mode { Mode(rawValue: SBEBuffer.load(sbeBase, blockOffset + 9, as: UInt8.self)) }
 
         /// Private descriptor stream id granted; 0 when none (id 5 is unused).
-        @inlinable public var descriptorStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 10, as: UInt32.self) }
+        @inlinable public var descriptorStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 10, as: UInt32.self) }
 
         /// Private control stream id granted; 0 when none.
-        @inlinable public var controlStreamId: UInt32 { SBEBuffer.load(base, blockOffset + 14, as: UInt32.self) }
+        @inlinable public var controlStreamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 14, as: UInt32.self) }
 
         /// Where to get payloads when not over SHM, such as a bridge channel; empty when none.
         /// The bytes of `payloadFallbackUri`, a view into the buffer.
-        @inlinable public var payloadFallbackUri: UnsafeRawBufferPointer { SBEVarData.view(base, at: payloadFallbackUriOffset, lengthType: UInt32.self) }
+        @inlinable public var payloadFallbackUri: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbePayloadFallbackUriOffset, lengthType: UInt32.self) }
         /// `payloadFallbackUri` decoded as UTF-8 (allocates a `String`).
         public var payloadFallbackUriString: Swift.String { Swift.String(decoding: payloadFallbackUri, as: UTF8.self) }
 
         /// Private descriptor channel granted; empty when none.
         /// The bytes of `descriptorChannel`, a view into the buffer.
-        @inlinable public var descriptorChannel: UnsafeRawBufferPointer { SBEVarData.view(base, at: descriptorChannelOffset, lengthType: UInt32.self) }
+        @inlinable public var descriptorChannel: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeDescriptorChannelOffset, lengthType: UInt32.self) }
         /// `descriptorChannel` decoded as UTF-8 (allocates a `String`).
         public var descriptorChannelString: Swift.String { Swift.String(decoding: descriptorChannel, as: UTF8.self) }
 
         /// Private control channel granted; empty when none.
         /// The bytes of `controlChannel`, a view into the buffer.
-        @inlinable public var controlChannel: UnsafeRawBufferPointer { SBEVarData.view(base, at: controlChannelOffset, lengthType: UInt32.self) }
+        @inlinable public var controlChannel: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeControlChannelOffset, lengthType: UInt32.self) }
         /// `controlChannel` decoded as UTF-8 (allocates a `String`).
         public var controlChannelString: Swift.String { Swift.String(decoding: controlChannel, as: UTF8.self) }
     }
@@ -1269,17 +1273,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("FrameDescriptor", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1287,60 +1292,60 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream of the frame.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Layout generation the frame was written in.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Frame sequence number; also selects the header slot.
         @inlinable public var seq: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Time the descriptor was published, in nanoseconds.
         /// `nil` is written as the null value.
         @inlinable public var timestampNs: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt64.self)
                 return value == 18446744073709551615 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, base, blockOffset + 20) }
+            nonmutating set { SBEBuffer.store(newValue ?? 18446744073709551615 as UInt64, sbeBase, blockOffset + 20) }
         }
 
         /// Metadata version that applies to the frame.
         /// `nil` is written as the null value.
         @inlinable public var metaVersion: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 28, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 28, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 28) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 28) }
         }
 
         /// TraceLink identity of the frame; 0 when tracing is off.
         /// `nil` is written as the null value.
         @inlinable public var traceId: UInt64? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 32, as: UInt64.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 32, as: UInt64.self)
                 return value == 0 as UInt64 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 0 as UInt64, base, blockOffset + 32) }
+            nonmutating set { SBEBuffer.store(newValue ?? 0 as UInt64, sbeBase, blockOffset + 32) }
         }
     }
 
@@ -1352,7 +1357,7 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 40
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 40
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -1366,13 +1371,13 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "FrameDescriptor", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("FrameDescriptor", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -1382,7 +1387,7 @@ extension WireSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1393,29 +1398,29 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream of the frame.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Layout generation the frame was written in.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 4, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt64.self) }
 
         /// Frame sequence number; also selects the header slot.
-        @inlinable public var seq: UInt64 { SBEBuffer.load(base, blockOffset + 12, as: UInt64.self) }
+        @inlinable public var seq: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self) }
 
         /// Time the descriptor was published, in nanoseconds.
         @inlinable public var timestampNs: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 20, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt64.self)
             return value == 18446744073709551615 as UInt64 ? nil : value
         }
 
         /// Metadata version that applies to the frame.
         @inlinable public var metaVersion: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 28, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 28, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
 
         /// TraceLink identity of the frame; 0 when tracing is off.
         @inlinable public var traceId: UInt64? {
-            let value = SBEBuffer.load(base, blockOffset + 32, as: UInt64.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 32, as: UInt64.self)
             return value == 0 as UInt64 ? nil : value
         }
     }
@@ -1433,17 +1438,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("FrameProgress", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1451,42 +1457,42 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream of the frame.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Layout generation of the frame.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Frame sequence number.
         @inlinable public var seq: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Bytes from the start of the payload that are written.
         @inlinable public var payloadBytesFilled: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 20) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 20) }
         }
 
         /// Stage of the fill.
         @inlinable public var state: FrameProgressState {
-            get { FrameProgressState(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 28, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 28) }
+            get { FrameProgressState(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 28, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 28) }
         }
     }
 
@@ -1498,7 +1504,7 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 29
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 29
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -1512,13 +1518,13 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "FrameProgress", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("FrameProgress", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -1528,7 +1534,7 @@ extension WireSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1539,19 +1545,19 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream of the frame.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Layout generation of the frame.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 4, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt64.self) }
 
         /// Frame sequence number.
-        @inlinable public var seq: UInt64 { SBEBuffer.load(base, blockOffset + 12, as: UInt64.self) }
+        @inlinable public var seq: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self) }
 
         /// Bytes from the start of the payload that are written.
-        @inlinable public var payloadBytesFilled: UInt64 { SBEBuffer.load(base, blockOffset + 20, as: UInt64.self) }
+        @inlinable public var payloadBytesFilled: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt64.self) }
 
         /// Stage of the fill.
-        @inlinable public var state: FrameProgressState { FrameProgressState(rawValue: SBEBuffer.load(base, blockOffset + 28, as: UInt8.self)) }
+        @inlinable public var state: FrameProgressState { FrameProgressState(rawValue: SBEBuffer.load(sbeBase, blockOffset + 28, as: UInt8.self)) }
     }
 }
 
@@ -1567,17 +1573,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("QosConsumer", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1585,54 +1592,54 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream consumed.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Reporting consumer.
         @inlinable public var consumerId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Layout generation the consumer is mapped to.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Highest frame sequence number received.
         @inlinable public var lastSeqSeen: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 16) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 16) }
         }
 
         /// Frames lost to holes in the sequence.
         @inlinable public var dropsGap: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 24, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 24) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 24, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 24) }
         }
 
         /// Frames lost because the slot changed or failed validation while being read.
         @inlinable public var dropsLate: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 32, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 32) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 32, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 32) }
         }
 
         /// Delivery mode in effect.
         @inlinable public var mode: Mode {
-            get { Mode(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 40, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 40) }
+            get { Mode(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 40, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 40) }
         }
     }
 
@@ -1644,7 +1651,7 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 41
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 41
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -1658,13 +1665,13 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "QosConsumer", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("QosConsumer", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -1674,7 +1681,7 @@ extension WireSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1685,25 +1692,25 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream consumed.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Reporting consumer.
-        @inlinable public var consumerId: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var consumerId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Layout generation the consumer is mapped to.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
 
         /// Highest frame sequence number received.
-        @inlinable public var lastSeqSeen: UInt64 { SBEBuffer.load(base, blockOffset + 16, as: UInt64.self) }
+        @inlinable public var lastSeqSeen: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt64.self) }
 
         /// Frames lost to holes in the sequence.
-        @inlinable public var dropsGap: UInt64 { SBEBuffer.load(base, blockOffset + 24, as: UInt64.self) }
+        @inlinable public var dropsGap: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 24, as: UInt64.self) }
 
         /// Frames lost because the slot changed or failed validation while being read.
-        @inlinable public var dropsLate: UInt64 { SBEBuffer.load(base, blockOffset + 32, as: UInt64.self) }
+        @inlinable public var dropsLate: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 32, as: UInt64.self) }
 
         /// Delivery mode in effect.
-        @inlinable public var mode: Mode { Mode(rawValue: SBEBuffer.load(base, blockOffset + 40, as: UInt8.self)) }
+        @inlinable public var mode: Mode { Mode(rawValue: SBEBuffer.load(sbeBase, blockOffset + 40, as: UInt8.self)) }
     }
 }
 
@@ -1719,17 +1726,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("QosProducer", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1737,46 +1745,46 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream produced.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Reporting producer.
         @inlinable public var producerId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Current layout generation.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Sequence number of the latest frame.
         @inlinable public var currentSeq: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 16) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 16) }
         }
 
         /// Optional pool occupancy or health figure.
         /// `nil` is written as the null value.
         @inlinable public var watermark: UInt32? {
             get {
-                let value = SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 24, as: UInt32.self)
+                let value = SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 24, as: UInt32.self)
                 return value == 4294967295 as UInt32 ? nil : value
             }
-            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, base, blockOffset + 24) }
+            nonmutating set { SBEBuffer.store(newValue ?? 4294967295 as UInt32, sbeBase, blockOffset + 24) }
         }
     }
 
@@ -1788,7 +1796,7 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 28
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 28
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -1802,13 +1810,13 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "QosProducer", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("QosProducer", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -1818,7 +1826,7 @@ extension WireSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -1829,20 +1837,20 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream produced.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Reporting producer.
-        @inlinable public var producerId: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var producerId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Current layout generation.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
 
         /// Sequence number of the latest frame.
-        @inlinable public var currentSeq: UInt64 { SBEBuffer.load(base, blockOffset + 16, as: UInt64.self) }
+        @inlinable public var currentSeq: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt64.self) }
 
         /// Optional pool occupancy or health figure.
         @inlinable public var watermark: UInt32? {
-            let value = SBEBuffer.load(base, blockOffset + 24, as: UInt32.self)
+            let value = SBEBuffer.load(sbeBase, blockOffset + 24, as: UInt32.self)
             return value == 4294967295 as UInt32 ? nil : value
         }
     }
@@ -1860,17 +1868,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ShmRegionSuperblock", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -1878,84 +1887,84 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Fixed marker identifying a tensor pool region.
         @inlinable public var magic: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// SHM layout version of the region.
         @inlinable public var layoutVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Layout generation the region was created for.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Stream owning the region.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 20) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 20) }
         }
 
         /// Header ring or payload pool.
         @inlinable public var regionType: RegionType {
-            get { RegionType(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 24, as: Int16.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 24) }
+            get { RegionType(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 24, as: Int16.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 24) }
         }
 
         /// Payload pool id; 0 for the header ring.
         @inlinable public var poolId: UInt16 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 26, as: UInt16.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 26) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 26, as: UInt16.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 26) }
         }
 
         /// Number of slots in the region.
         @inlinable public var nslots: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 28, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 28) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 28, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 28) }
         }
 
         /// Size of one slot in bytes.
         @inlinable public var slotBytes: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 32, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 32) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 32, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 32) }
         }
 
         /// Distance in bytes between consecutive slots.
         @inlinable public var strideBytes: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 36, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 36) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 36, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 36) }
         }
 
         /// Process id of the creator, for information only.
         @inlinable public var pid: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 40, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 40) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 40, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 40) }
         }
 
         /// When the region was set up, in nanoseconds.
         @inlinable public var startTimestampNs: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 48, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 48) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 48, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 48) }
         }
 
         /// Liveness time refreshed by the writer, in nanoseconds.
         @inlinable public var activityTimestampNs: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 56, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 56) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 56, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 56) }
         }
     }
 
@@ -1967,7 +1976,7 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 64
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 64
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -1981,13 +1990,13 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ShmRegionSuperblock", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ShmRegionSuperblock", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -1997,7 +2006,7 @@ extension WireSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -2008,40 +2017,40 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Fixed marker identifying a tensor pool region.
-        @inlinable public var magic: UInt64 { SBEBuffer.load(base, blockOffset + 0, as: UInt64.self) }
+        @inlinable public var magic: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt64.self) }
 
         /// SHM layout version of the region.
-        @inlinable public var layoutVersion: UInt32 { SBEBuffer.load(base, blockOffset + 8, as: UInt32.self) }
+        @inlinable public var layoutVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt32.self) }
 
         /// Layout generation the region was created for.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 12, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self) }
 
         /// Stream owning the region.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 20, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt32.self) }
 
         /// Header ring or payload pool.
-        @inlinable public var regionType: RegionType { RegionType(rawValue: SBEBuffer.load(base, blockOffset + 24, as: Int16.self)) }
+        @inlinable public var regionType: RegionType { RegionType(rawValue: SBEBuffer.load(sbeBase, blockOffset + 24, as: Int16.self)) }
 
         /// Payload pool id; 0 for the header ring.
-        @inlinable public var poolId: UInt16 { SBEBuffer.load(base, blockOffset + 26, as: UInt16.self) }
+        @inlinable public var poolId: UInt16 { SBEBuffer.load(sbeBase, blockOffset + 26, as: UInt16.self) }
 
         /// Number of slots in the region.
-        @inlinable public var nslots: UInt32 { SBEBuffer.load(base, blockOffset + 28, as: UInt32.self) }
+        @inlinable public var nslots: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 28, as: UInt32.self) }
 
         /// Size of one slot in bytes.
-        @inlinable public var slotBytes: UInt32 { SBEBuffer.load(base, blockOffset + 32, as: UInt32.self) }
+        @inlinable public var slotBytes: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 32, as: UInt32.self) }
 
         /// Distance in bytes between consecutive slots.
-        @inlinable public var strideBytes: UInt32 { SBEBuffer.load(base, blockOffset + 36, as: UInt32.self) }
+        @inlinable public var strideBytes: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 36, as: UInt32.self) }
 
         /// Process id of the creator, for information only.
-        @inlinable public var pid: UInt64 { SBEBuffer.load(base, blockOffset + 40, as: UInt64.self) }
+        @inlinable public var pid: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 40, as: UInt64.self) }
 
         /// When the region was set up, in nanoseconds.
-        @inlinable public var startTimestampNs: UInt64 { SBEBuffer.load(base, blockOffset + 48, as: UInt64.self) }
+        @inlinable public var startTimestampNs: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 48, as: UInt64.self) }
 
         /// Liveness time refreshed by the writer, in nanoseconds.
-        @inlinable public var activityTimestampNs: UInt64 { SBEBuffer.load(base, blockOffset + 56, as: UInt64.self) }
+        @inlinable public var activityTimestampNs: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 56, as: UInt64.self) }
     }
 }
 
@@ -2057,17 +2066,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("SlotHeader", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -2075,54 +2085,54 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Seqlock word: frame sequence shifted left one bit, low bit set once committed.
         @inlinable public var seqCommit: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Payload size in bytes.
         @inlinable public var valuesLenBytes: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Index of the payload slot holding the data.
         @inlinable public var payloadSlot: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Payload pool holding the data.
         @inlinable public var poolId: UInt16 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt16.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 16) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt16.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 16) }
         }
 
         /// Offset of the data within its payload slot; reserved, currently 0.
         @inlinable public var payloadOffset: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 18, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 18) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 18, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 18) }
         }
 
         /// Capture or source time of the payload, in nanoseconds.
         @inlinable public var timestampNs: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 22, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 22) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 22, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 22) }
         }
 
         /// Metadata version that applies to this frame.
         @inlinable public var metaVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 30, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 30) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 30, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 30) }
         }
 
         /// Reserved filler bringing the fixed block to 60 bytes; readers ignore it.
@@ -2130,19 +2140,19 @@ extension WireSchema {
         /// Sets element `index` of `pad` (0 ..< 26).
         @inlinable public func setPad(_ index: Swift.Int, _ value: UInt8) {
             precondition(index >= 0 && index < 26, "pad index out of range")
-            SBEBuffer.store(value, base, blockOffset + 34 + index * 1)
+            SBEBuffer.store(value, sbeBase, blockOffset + 34 + index * 1)
         }
         /// The raw bytes of `pad`, to fill in place.
-        @inlinable public var padBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base + blockOffset + 34, count: 26) }
+        @inlinable public var padBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: sbeBase + blockOffset + 34, count: 26) }
 
         /// A TensorHeader encoded with its own messageHeader.
         /// Writes `headerBytes` (at most 1073741824 bytes). Call in schema order.
-        public mutating func headerBytes(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("headerBytes", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func headerBytes(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("headerBytes", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `headerBytes` from the UTF-8 of `text`.
-        public mutating func headerBytes(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("headerBytes", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func headerBytes(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("headerBytes", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -2154,12 +2164,12 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 60
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 60
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var headerBytesOffset: Swift.Int = 0
+        @usableFromInline var sbeHeaderBytesOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -2169,25 +2179,25 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "SlotHeader", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("SlotHeader", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            headerBytesOffset = position
+            sbeHeaderBytesOffset = position
             position = try SBEVarData.validate("headerBytes", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -2198,39 +2208,39 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Seqlock word: frame sequence shifted left one bit, low bit set once committed.
-        @inlinable public var seqCommit: UInt64 { SBEBuffer.load(base, blockOffset + 0, as: UInt64.self) }
+        @inlinable public var seqCommit: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt64.self) }
 
         /// Payload size in bytes.
-        @inlinable public var valuesLenBytes: UInt32 { SBEBuffer.load(base, blockOffset + 8, as: UInt32.self) }
+        @inlinable public var valuesLenBytes: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt32.self) }
 
         /// Index of the payload slot holding the data.
-        @inlinable public var payloadSlot: UInt32 { SBEBuffer.load(base, blockOffset + 12, as: UInt32.self) }
+        @inlinable public var payloadSlot: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt32.self) }
 
         /// Payload pool holding the data.
-        @inlinable public var poolId: UInt16 { SBEBuffer.load(base, blockOffset + 16, as: UInt16.self) }
+        @inlinable public var poolId: UInt16 { SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt16.self) }
 
         /// Offset of the data within its payload slot; reserved, currently 0.
-        @inlinable public var payloadOffset: UInt32 { SBEBuffer.load(base, blockOffset + 18, as: UInt32.self) }
+        @inlinable public var payloadOffset: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 18, as: UInt32.self) }
 
         /// Capture or source time of the payload, in nanoseconds.
-        @inlinable public var timestampNs: UInt64 { SBEBuffer.load(base, blockOffset + 22, as: UInt64.self) }
+        @inlinable public var timestampNs: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 22, as: UInt64.self) }
 
         /// Metadata version that applies to this frame.
-        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(base, blockOffset + 30, as: UInt32.self) }
+        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 30, as: UInt32.self) }
 
         /// Reserved filler bringing the fixed block to 60 bytes; readers ignore it.
         public static let padLength: Swift.Int = 26
         /// Element `index` of `pad` (0 ..< 26).
         @inlinable public func pad(_ index: Swift.Int) -> UInt8 {
             precondition(index >= 0 && index < 26, "pad index out of range")
-            return SBEBuffer.load(base, blockOffset + 34 + index * 1, as: UInt8.self)
+            return SBEBuffer.load(sbeBase, blockOffset + 34 + index * 1, as: UInt8.self)
         }
         /// The raw bytes of `pad`.
-        @inlinable public var padBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + blockOffset + 34, count: 26) }
+        @inlinable public var padBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: sbeBase + blockOffset + 34, count: 26) }
 
         /// A TensorHeader encoded with its own messageHeader.
         /// The bytes of `headerBytes`, a view into the buffer.
-        @inlinable public var headerBytes: UnsafeRawBufferPointer { SBEVarData.view(base, at: headerBytesOffset, lengthType: UInt32.self) }
+        @inlinable public var headerBytes: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeHeaderBytesOffset, lengthType: UInt32.self) }
         /// `headerBytes` decoded as UTF-8 (allocates a `String`).
         public var headerBytesString: Swift.String { Swift.String(decoding: headerBytes, as: UTF8.self) }
     }
@@ -2248,17 +2258,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("TensorHeader", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -2266,51 +2277,51 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Element type.
         @inlinable public var dtype: Dtype {
-            get { Dtype(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: Int16.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 0) }
+            get { Dtype(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: Int16.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 0) }
         }
 
         /// Row- or column-major storage.
         @inlinable public var majorOrder: MajorOrder {
-            get { MajorOrder(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 2, as: Int16.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 2) }
+            get { MajorOrder(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 2, as: Int16.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 2) }
         }
 
         /// Number of dimensions in use, at most maxDims.
         @inlinable public var ndims: UInt8 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt8.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt8.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Capacity of dims and strides; a constant with no bytes on the wire.
         public static var maxDims: UInt8 { 8 }
 
-        /// Filler that puts dims and strides on a 4-byte boundary.
+        /// A reserved byte; the fields after it are packed, not aligned (dims starts at block offset 11).
         @inlinable public var padAlign: UInt8 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 5, as: UInt8.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 5) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 5, as: UInt8.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 5) }
         }
 
         /// Axis along which progress reports may be read.
         @inlinable public var progressUnit: ProgressUnit {
-            get { ProgressUnit(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 6, as: UInt8.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 6) }
+            get { ProgressUnit(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 6, as: UInt8.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 6) }
         }
 
         /// Byte distance between adjacent rows or columns for progress reads.
         @inlinable public var progressStrideBytes: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 7, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 7) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 7, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 7) }
         }
 
         /// Extent of each dimension; entries past ndims are unused.
@@ -2318,30 +2329,30 @@ extension WireSchema {
         /// Sets element `index` of `dims` (0 ..< 8).
         @inlinable public func setDims(_ index: Swift.Int, _ value: Int32) {
             precondition(index >= 0 && index < 8, "dims index out of range")
-            SBEBuffer.store(value, base, blockOffset + 11 + index * 4)
+            SBEBuffer.store(value, sbeBase, blockOffset + 11 + index * 4)
         }
         /// The raw bytes of `dims`, to fill in place.
-        @inlinable public var dimsBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base + blockOffset + 11, count: 32) }
+        @inlinable public var dimsBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: sbeBase + blockOffset + 11, count: 32) }
 
         /// Byte stride of each dimension; 0 means contiguous and inferred.
         public static let stridesLength: Swift.Int = 8
         /// Sets element `index` of `strides` (0 ..< 8).
         @inlinable public func setStrides(_ index: Swift.Int, _ value: Int32) {
             precondition(index >= 0 && index < 8, "strides index out of range")
-            SBEBuffer.store(value, base, blockOffset + 43 + index * 4)
+            SBEBuffer.store(value, sbeBase, blockOffset + 43 + index * 4)
         }
         /// The raw bytes of `strides`, to fill in place.
-        @inlinable public var stridesBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base + blockOffset + 43, count: 32) }
+        @inlinable public var stridesBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: sbeBase + blockOffset + 43, count: 32) }
 
         /// Reserved filler bringing the fixed block to 184 bytes (192 with the header).
         public static let padLength: Swift.Int = 109
         /// Sets element `index` of `pad` (0 ..< 109).
         @inlinable public func setPad(_ index: Swift.Int, _ value: UInt8) {
             precondition(index >= 0 && index < 109, "pad index out of range")
-            SBEBuffer.store(value, base, blockOffset + 75 + index * 1)
+            SBEBuffer.store(value, sbeBase, blockOffset + 75 + index * 1)
         }
         /// The raw bytes of `pad`, to fill in place.
-        @inlinable public var padBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base + blockOffset + 75, count: 109) }
+        @inlinable public var padBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: sbeBase + blockOffset + 75, count: 109) }
     }
 
     /// Type and shape of a frame's tensor; lives inside SlotHeader.headerBytes.
@@ -2352,7 +2363,7 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 184
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 184
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -2366,13 +2377,13 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "TensorHeader", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("TensorHeader", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -2382,7 +2393,7 @@ extension WireSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -2393,55 +2404,55 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Element type.
-        @inlinable public var dtype: Dtype { Dtype(rawValue: SBEBuffer.load(base, blockOffset + 0, as: Int16.self)) }
+        @inlinable public var dtype: Dtype { Dtype(rawValue: SBEBuffer.load(sbeBase, blockOffset + 0, as: Int16.self)) }
 
         /// Row- or column-major storage.
-        @inlinable public var majorOrder: MajorOrder { MajorOrder(rawValue: SBEBuffer.load(base, blockOffset + 2, as: Int16.self)) }
+        @inlinable public var majorOrder: MajorOrder { MajorOrder(rawValue: SBEBuffer.load(sbeBase, blockOffset + 2, as: Int16.self)) }
 
         /// Number of dimensions in use, at most maxDims.
-        @inlinable public var ndims: UInt8 { SBEBuffer.load(base, blockOffset + 4, as: UInt8.self) }
+        @inlinable public var ndims: UInt8 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt8.self) }
 
         /// Capacity of dims and strides; a constant with no bytes on the wire.
         public static var maxDims: UInt8 { 8 }
 
-        /// Filler that puts dims and strides on a 4-byte boundary.
-        @inlinable public var padAlign: UInt8 { SBEBuffer.load(base, blockOffset + 5, as: UInt8.self) }
+        /// A reserved byte; the fields after it are packed, not aligned (dims starts at block offset 11).
+        @inlinable public var padAlign: UInt8 { SBEBuffer.load(sbeBase, blockOffset + 5, as: UInt8.self) }
 
         /// Axis along which progress reports may be read.
-        @inlinable public var progressUnit: ProgressUnit { ProgressUnit(rawValue: SBEBuffer.load(base, blockOffset + 6, as: UInt8.self)) }
+        @inlinable public var progressUnit: ProgressUnit { ProgressUnit(rawValue: SBEBuffer.load(sbeBase, blockOffset + 6, as: UInt8.self)) }
 
         /// Byte distance between adjacent rows or columns for progress reads.
-        @inlinable public var progressStrideBytes: UInt32 { SBEBuffer.load(base, blockOffset + 7, as: UInt32.self) }
+        @inlinable public var progressStrideBytes: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 7, as: UInt32.self) }
 
         /// Extent of each dimension; entries past ndims are unused.
         public static let dimsLength: Swift.Int = 8
         /// Element `index` of `dims` (0 ..< 8).
         @inlinable public func dims(_ index: Swift.Int) -> Int32 {
             precondition(index >= 0 && index < 8, "dims index out of range")
-            return SBEBuffer.load(base, blockOffset + 11 + index * 4, as: Int32.self)
+            return SBEBuffer.load(sbeBase, blockOffset + 11 + index * 4, as: Int32.self)
         }
         /// The raw bytes of `dims`.
-        @inlinable public var dimsBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + blockOffset + 11, count: 32) }
+        @inlinable public var dimsBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: sbeBase + blockOffset + 11, count: 32) }
 
         /// Byte stride of each dimension; 0 means contiguous and inferred.
         public static let stridesLength: Swift.Int = 8
         /// Element `index` of `strides` (0 ..< 8).
         @inlinable public func strides(_ index: Swift.Int) -> Int32 {
             precondition(index >= 0 && index < 8, "strides index out of range")
-            return SBEBuffer.load(base, blockOffset + 43 + index * 4, as: Int32.self)
+            return SBEBuffer.load(sbeBase, blockOffset + 43 + index * 4, as: Int32.self)
         }
         /// The raw bytes of `strides`.
-        @inlinable public var stridesBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + blockOffset + 43, count: 32) }
+        @inlinable public var stridesBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: sbeBase + blockOffset + 43, count: 32) }
 
         /// Reserved filler bringing the fixed block to 184 bytes (192 with the header).
         public static let padLength: Swift.Int = 109
         /// Element `index` of `pad` (0 ..< 109).
         @inlinable public func pad(_ index: Swift.Int) -> UInt8 {
             precondition(index >= 0 && index < 109, "pad index out of range")
-            return SBEBuffer.load(base, blockOffset + 75 + index * 1, as: UInt8.self)
+            return SBEBuffer.load(sbeBase, blockOffset + 75 + index * 1, as: UInt8.self)
         }
         /// The raw bytes of `pad`.
-        @inlinable public var padBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + blockOffset + 75, count: 109) }
+        @inlinable public var padBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: sbeBase + blockOffset + 75, count: 109) }
     }
 }
 
@@ -2457,17 +2468,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("DataSourceAnnounce", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -2475,56 +2487,56 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream carrying the source.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Producer of the source.
         @inlinable public var producerId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Current layout generation.
         @inlinable public var epoch: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Latest metadata version; grows when the metadata changes.
         @inlinable public var metaVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 16, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 16) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 16, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 16) }
         }
 
         /// Human-readable source name.
         /// Writes `name` (at most 1073741824 bytes). Call in schema order.
-        public mutating func name(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("name", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func name(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("name", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `name` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func name(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("name", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func name(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("name", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
 
         /// Short description, such as nominal type and shape.
         /// Writes `summary` (at most 1073741824 bytes). Call in schema order.
-        public mutating func summary(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("summary", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func summary(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("summary", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `summary` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func summary(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("summary", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func summary(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("summary", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -2536,13 +2548,13 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 20
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 20
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var nameOffset: Swift.Int = 0
-        @usableFromInline var summaryOffset: Swift.Int = 0
+        @usableFromInline var sbeNameOffset: Swift.Int = 0
+        @usableFromInline var sbeSummaryOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -2552,27 +2564,27 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "DataSourceAnnounce", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("DataSourceAnnounce", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            nameOffset = position
+            sbeNameOffset = position
             position = try SBEVarData.validate("name", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
-            summaryOffset = position
+            sbeSummaryOffset = position
             position = try SBEVarData.validate("summary", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -2583,26 +2595,26 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream carrying the source.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Producer of the source.
-        @inlinable public var producerId: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var producerId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Current layout generation.
-        @inlinable public var epoch: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var epoch: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
 
         /// Latest metadata version; grows when the metadata changes.
-        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(base, blockOffset + 16, as: UInt32.self) }
+        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 16, as: UInt32.self) }
 
         /// Human-readable source name.
         /// The bytes of `name`, a view into the buffer.
-        @inlinable public var name: UnsafeRawBufferPointer { SBEVarData.view(base, at: nameOffset, lengthType: UInt32.self) }
+        @inlinable public var name: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeNameOffset, lengthType: UInt32.self) }
         /// `name` decoded as UTF-8 (allocates a `String`).
         public var nameString: Swift.String { Swift.String(decoding: name, as: UTF8.self) }
 
         /// Short description, such as nominal type and shape.
         /// The bytes of `summary`, a view into the buffer.
-        @inlinable public var summary: UnsafeRawBufferPointer { SBEVarData.view(base, at: summaryOffset, lengthType: UInt32.self) }
+        @inlinable public var summary: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeSummaryOffset, lengthType: UInt32.self) }
         /// `summary` decoded as UTF-8 (allocates a `String`).
         public var summaryString: Swift.String { Swift.String(decoding: summary, as: UTF8.self) }
     }
@@ -2620,17 +2632,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("DataSourceMeta", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -2638,36 +2651,36 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream the metadata describes.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Version this set of items belongs to.
         @inlinable public var metaVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// When the metadata was issued, in nanoseconds.
         @inlinable public var timestampNs: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Metadata items; entries have no fixed part.
         /// Encodes the `attributes` group: `count` entries, each written by `encodeEntry`. Call in schema order.
         /// Throws ``SBEEncodeError`` when the group does not fit, or whatever `encodeEntry` throws.
-        public mutating func attributes(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout AttributesEncoder) throws -> Void) throws {
+        @inlinable public mutating func attributes(count: Swift.Int, _ encodeEntry: (_ index: Swift.Int, _ entry: inout AttributesEncoder) throws -> Void) throws {
             var position = try SBEGroup.encodeHeader("attributes", into: buffer, at: limit, blockLength: AttributesEncoder.blockLength, count: count, countType: UInt16.self)
             for index in 0..<count {
                 try SBEBuffer.requireWritable("attributes entry", offset: position, count: AttributesEncoder.blockLength, capacity: buffer.count)
@@ -2675,7 +2688,7 @@ extension WireSchema {
                 try encodeEntry(index, &entry)
                 position = entry.limit
             }
-            limit = position
+            sbeEncodedLimit = position
         }
 
         /// Metadata items; entries have no fixed part.
@@ -2687,45 +2700,46 @@ extension WireSchema {
             /// Where the block starts.
             public let blockOffset: Swift.Int
             /// Where the next group or var-data field goes; the end of the encoding so far.
-            public private(set) var limit: Swift.Int
-            @usableFromInline let base: UnsafeMutableRawPointer
+            @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+            @usableFromInline var sbeEncodedLimit: Swift.Int
+            @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
-            @usableFromInline
+            @inlinable
             init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
                 self.buffer = buffer
                 self.blockOffset = offset
-                self.limit = offset + Self.blockLength
-                self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+                self.sbeEncodedLimit = offset + Self.blockLength
+                self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
             }
 
             /// Item name.
             /// Writes `key` (at most 1073741824 bytes). Call in schema order.
-            public mutating func key(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("key", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func key(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("key", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `key` from the UTF-8 of `text` (the schema declares ASCII).
-            public mutating func key(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("key", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func key(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("key", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
 
             /// How to read the value, e.g. a media type.
             /// Writes `format` (at most 1073741824 bytes). Call in schema order.
-            public mutating func format(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("format", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func format(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("format", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `format` from the UTF-8 of `text` (the schema declares ASCII).
-            public mutating func format(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("format", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func format(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("format", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
 
             /// Item value in the stated format.
             /// Writes `value` (at most 1073741824 bytes). Call in schema order.
-            public mutating func value(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("value", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func value(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("value", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
             /// Writes `value` from the UTF-8 of `text`.
-            public mutating func value(_ text: Swift.String) throws(SBEEncodeError) {
-                limit = try SBEVarData.encode("value", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+            @inlinable public mutating func value(_ text: Swift.String) throws(SBEEncodeError) {
+                sbeEncodedLimit = try SBEVarData.encode("value", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
             }
         }
     }
@@ -2738,12 +2752,12 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 16
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 16
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var attributesOffset: Swift.Int = 0
+        @usableFromInline var sbeAttributesOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -2753,25 +2767,25 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "DataSourceMeta", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("DataSourceMeta", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            attributesOffset = position
+            sbeAttributesOffset = position
             position = try AttributesDecoder.validate(buffer, at: position, actingVersion: actingVersion)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -2782,17 +2796,17 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream the metadata describes.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Version this set of items belongs to.
-        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// When the metadata was issued, in nanoseconds.
-        @inlinable public var timestampNs: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var timestampNs: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
 
         /// Metadata items; entries have no fixed part.
         /// The `attributes` group; iterate with `next()`.
-        @inlinable public var attributes: AttributesDecoder { AttributesDecoder(base: base, at: attributesOffset, actingVersion: actingVersion) }
+        @inlinable public var attributes: AttributesDecoder { AttributesDecoder(sbeBase: sbeBase, at: sbeAttributesOffset, actingVersion: actingVersion) }
 
         /// Metadata items; entries have no fixed part.
         public struct AttributesDecoder {
@@ -2800,54 +2814,54 @@ extension WireSchema {
             public static let blockLength: Swift.Int = 0
             /// The shortest acting block length accepted: the end of the last field of version 0.
             public static let minimumBlockLength: Swift.Int = 0
-            @usableFromInline let base: UnsafeRawPointer
+            @usableFromInline let sbeBase: UnsafeRawPointer
             /// The block length the encoder used.
             public let actingBlockLength: Swift.Int
             /// The schema version the encoder used.
             public let actingVersion: UInt16
-            @usableFromInline var keyOffset: Swift.Int = 0
-            @usableFromInline var formatOffset: Swift.Int = 0
-            @usableFromInline var valueOffset: Swift.Int = 0
+            @usableFromInline var sbeKeyOffset: Swift.Int = 0
+            @usableFromInline var sbeFormatOffset: Swift.Int = 0
+            @usableFromInline var sbeValueOffset: Swift.Int = 0
             /// The number of entries.
             public let count: Swift.Int
             /// The index of the current entry; -1 before the first `next()`.
-            @inlinable public var index: Swift.Int { currentIndex }
-            @usableFromInline var currentIndex: Swift.Int = -1
+            @inlinable public var index: Swift.Int { sbeCurrentIndex }
+            @usableFromInline var sbeCurrentIndex: Swift.Int = -1
             /// Where the current entry's block starts.
-            @usableFromInline var entryOffset: Swift.Int
-            @usableFromInline var nextOffset: Swift.Int
+            @usableFromInline var sbeEntryOffset: Swift.Int
+            @usableFromInline var sbeNextOffset: Swift.Int
 
             /// Reads the group header at `offset`, which the message decoder validated.
-            @usableFromInline
-            init(base: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
-                self.base = base
+            @inlinable
+            init(sbeBase: UnsafeRawPointer, at offset: Swift.Int, actingVersion: UInt16) {
+                self.sbeBase = sbeBase
                 self.actingVersion = actingVersion
-                self.actingBlockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                self.count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
-                self.nextOffset = offset + 4
-                self.entryOffset = nextOffset
+                self.actingBlockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                self.count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
+                self.sbeNextOffset = offset + 4
+                self.sbeEntryOffset = sbeNextOffset
             }
 
             /// Moves to the next entry; `false` after the last one.
             @inlinable public mutating func next() -> Swift.Bool {
-                guard currentIndex + 1 < count else { return false }
-                currentIndex += 1
-                entryOffset = nextOffset
-                var position = entryOffset + actingBlockLength
-                keyOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                formatOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                valueOffset = position
-                position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                nextOffset = position
+                guard sbeCurrentIndex + 1 < count else { return false }
+                sbeCurrentIndex += 1
+                sbeEntryOffset = sbeNextOffset
+                var position = sbeEntryOffset + actingBlockLength
+                sbeKeyOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeFormatOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeValueOffset = position
+                position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                sbeNextOffset = position
                 return true
             }
 
             /// Checks the group at `offset` and returns the offset just past it.
-            @usableFromInline static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
+            @inlinable static func validate(_ buffer: UnsafeRawBufferPointer, at offset: Swift.Int, actingVersion: UInt16) throws(SBEDecodeError) -> Swift.Int {
                 let (blockLength, count) = try SBEGroup.header("attributes", buffer, at: offset, countType: UInt16.self)
-                guard blockLength >= minimumBlockLength else {
+                guard blockLength >= minimumBlockLength || count == 0 else {
                     throw .blockLengthTooShort(what: "attributes", actual: blockLength, minimum: minimumBlockLength)
                 }
                 var position = offset + 4
@@ -2862,34 +2876,34 @@ extension WireSchema {
             }
 
             /// The offset just past the group at `offset`, which was validated.
-            @usableFromInline static func skip(_ base: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
-                let blockLength = Swift.Int(SBEBuffer.load(base, offset, as: UInt16.self))
-                let count = Swift.Int(SBEBuffer.load(base, offset + 2, as: UInt16.self))
+            @inlinable static func skip(_ sbeBase: UnsafeRawPointer, at offset: Swift.Int) -> Swift.Int {
+                let blockLength = Swift.Int(SBEBuffer.load(sbeBase, offset, as: UInt16.self))
+                let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
                     position += blockLength
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
-                    position = SBEVarData.skip(base, at: position, lengthType: UInt32.self)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
+                    position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                 }
                 return position
             }
 
             /// Item name.
             /// The bytes of `key`, a view into the buffer.
-            @inlinable public var key: UnsafeRawBufferPointer { SBEVarData.view(base, at: keyOffset, lengthType: UInt32.self) }
+            @inlinable public var key: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeKeyOffset, lengthType: UInt32.self) }
             /// `key` decoded as UTF-8 (allocates a `String`).
             public var keyString: Swift.String { Swift.String(decoding: key, as: UTF8.self) }
 
             /// How to read the value, e.g. a media type.
             /// The bytes of `format`, a view into the buffer.
-            @inlinable public var format: UnsafeRawBufferPointer { SBEVarData.view(base, at: formatOffset, lengthType: UInt32.self) }
+            @inlinable public var format: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeFormatOffset, lengthType: UInt32.self) }
             /// `format` decoded as UTF-8 (allocates a `String`).
             public var formatString: Swift.String { Swift.String(decoding: format, as: UTF8.self) }
 
             /// Item value in the stated format.
             /// The bytes of `value`, a view into the buffer.
-            @inlinable public var value: UnsafeRawBufferPointer { SBEVarData.view(base, at: valueOffset, lengthType: UInt32.self) }
+            @inlinable public var value: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeValueOffset, lengthType: UInt32.self) }
             /// `value` decoded as UTF-8 (allocates a `String`).
             public var valueString: Swift.String { Swift.String(decoding: value, as: UTF8.self) }
         }
@@ -2908,17 +2922,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("MetaBlobAnnounce", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -2926,42 +2941,42 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream the blob belongs to.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Metadata version the blob is part of.
         @inlinable public var metaVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Application-defined kind of blob.
         @inlinable public var blobType: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// Full blob size in bytes.
         @inlinable public var totalLen: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 12, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 12) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 12, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 12) }
         }
 
         /// Checksum of the whole blob.
         @inlinable public var checksum: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 20, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 20) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 20, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 20) }
         }
     }
 
@@ -2973,7 +2988,7 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 28
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 28
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -2987,13 +3002,13 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "MetaBlobAnnounce", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("MetaBlobAnnounce", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -3003,7 +3018,7 @@ extension WireSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -3014,19 +3029,19 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream the blob belongs to.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Metadata version the blob is part of.
-        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Application-defined kind of blob.
-        @inlinable public var blobType: UInt32 { SBEBuffer.load(base, blockOffset + 8, as: UInt32.self) }
+        @inlinable public var blobType: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt32.self) }
 
         /// Full blob size in bytes.
-        @inlinable public var totalLen: UInt64 { SBEBuffer.load(base, blockOffset + 12, as: UInt64.self) }
+        @inlinable public var totalLen: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 12, as: UInt64.self) }
 
         /// Checksum of the whole blob.
-        @inlinable public var checksum: UInt64 { SBEBuffer.load(base, blockOffset + 20, as: UInt64.self) }
+        @inlinable public var checksum: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 20, as: UInt64.self) }
     }
 }
 
@@ -3042,17 +3057,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("MetaBlobChunk", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -3060,40 +3076,40 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream the blob belongs to.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Metadata version the blob is part of.
         @inlinable public var metaVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Position of this slice within the blob.
         @inlinable public var chunkOffset: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
 
         /// The slice's bytes.
         /// Writes `bytes` (at most 1073741824 bytes). Call in schema order.
-        public mutating func bytes(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("bytes", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func bytes(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("bytes", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `bytes` from the UTF-8 of `text`.
-        public mutating func bytes(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("bytes", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func bytes(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("bytes", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -3105,12 +3121,12 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 16
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 16
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var bytesOffset: Swift.Int = 0
+        @usableFromInline var sbeBytesOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -3120,25 +3136,25 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "MetaBlobChunk", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("MetaBlobChunk", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            bytesOffset = position
+            sbeBytesOffset = position
             position = try SBEVarData.validate("bytes", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -3149,17 +3165,17 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream the blob belongs to.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Metadata version the blob is part of.
-        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Position of this slice within the blob.
-        @inlinable public var chunkOffset: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var chunkOffset: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
 
         /// The slice's bytes.
         /// The bytes of `bytes`, a view into the buffer.
-        @inlinable public var bytes: UnsafeRawBufferPointer { SBEVarData.view(base, at: bytesOffset, lengthType: UInt32.self) }
+        @inlinable public var bytes: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeBytesOffset, lengthType: UInt32.self) }
         /// `bytes` decoded as UTF-8 (allocates a `String`).
         public var bytesString: Swift.String { Swift.String(decoding: bytes, as: UTF8.self) }
     }
@@ -3177,17 +3193,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("MetaBlobComplete", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -3195,30 +3212,30 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Stream the blob belongs to.
         @inlinable public var streamId: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Metadata version the blob is part of.
         @inlinable public var metaVersion: UInt32 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 4, as: UInt32.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 4) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 4, as: UInt32.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 4) }
         }
 
         /// Checksum of the whole blob, repeated for the final check.
         @inlinable public var checksum: UInt64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: UInt64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 8) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: UInt64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 8) }
         }
     }
 
@@ -3230,7 +3247,7 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 16
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 16
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
@@ -3244,13 +3261,13 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "MetaBlobComplete", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("MetaBlobComplete", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
@@ -3260,7 +3277,7 @@ extension WireSchema {
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -3271,13 +3288,13 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Stream the blob belongs to.
-        @inlinable public var streamId: UInt32 { SBEBuffer.load(base, blockOffset + 0, as: UInt32.self) }
+        @inlinable public var streamId: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 0, as: UInt32.self) }
 
         /// Metadata version the blob is part of.
-        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(base, blockOffset + 4, as: UInt32.self) }
+        @inlinable public var metaVersion: UInt32 { SBEBuffer.load(sbeBase, blockOffset + 4, as: UInt32.self) }
 
         /// Checksum of the whole blob, repeated for the final check.
-        @inlinable public var checksum: UInt64 { SBEBuffer.load(base, blockOffset + 8, as: UInt64.self) }
+        @inlinable public var checksum: UInt64 { SBEBuffer.load(sbeBase, blockOffset + 8, as: UInt64.self) }
     }
 }
 
@@ -3293,17 +3310,18 @@ extension WireSchema {
         /// Where the block starts.
         public let blockOffset: Swift.Int
         /// Where the next group or var-data field goes; the end of the encoding so far.
-        public private(set) var limit: Swift.Int
-        @usableFromInline let base: UnsafeMutableRawPointer
+        @inlinable public var limit: Swift.Int { sbeEncodedLimit }
+        @usableFromInline var sbeEncodedLimit: Swift.Int
+        @usableFromInline let sbeBase: UnsafeMutableRawPointer
 
         /// Wraps `buffer` at `offset` to encode the block (no message header).
-        public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
+        @inlinable public init(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) {
             try SBEBuffer.requireWritable("ControlResponse", offset: offset, count: Self.blockLength, capacity: buffer.count)
             self.init(unchecked: buffer, offset: offset)
         }
 
         /// Writes the message header at `offset` and wraps the block after it.
-        public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
+        @inlinable public static func wrapAndApplyHeader(_ buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int = 0) throws(SBEEncodeError) -> Self {
             try MessageHeader(blockLength: UInt16(blockLength), templateId: templateId, schemaId: WireSchema.id, version: WireSchema.version).encode(into: buffer, at: offset)
             return try Self(buffer, offset: offset + MessageHeader.encodedLength)
         }
@@ -3311,34 +3329,34 @@ extension WireSchema {
         /// Bytes written from the start of the block (add the header's 8 after `wrapAndApplyHeader`).
         public var encodedLength: Swift.Int { limit - blockOffset }
 
-        @usableFromInline
+        @inlinable
         init(unchecked buffer: UnsafeMutableRawBufferPointer, offset: Swift.Int) {
             self.buffer = buffer
             self.blockOffset = offset
-            self.limit = offset + Self.blockLength
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
+            self.sbeEncodedLimit = offset + Self.blockLength
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyMutableBase
         }
 
         /// Id copied from the request.
         @inlinable public var correlationId: Int64 {
-            get { SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 0, as: Int64.self) }
-            nonmutating set { SBEBuffer.store(newValue, base, blockOffset + 0) }
+            get { SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 0, as: Int64.self) }
+            nonmutating set { SBEBuffer.store(newValue, sbeBase, blockOffset + 0) }
         }
 
         /// Result.
         @inlinable public var code: ResponseCode {
-            get { ResponseCode(rawValue: SBEBuffer.load(UnsafeRawPointer(base), blockOffset + 8, as: Int32.self)) }
-            nonmutating set { SBEBuffer.store(newValue.rawValue, base, blockOffset + 8) }
+            get { ResponseCode(rawValue: SBEBuffer.load(UnsafeRawPointer(sbeBase), blockOffset + 8, as: Int32.self)) }
+            nonmutating set { SBEBuffer.store(newValue.rawValue, sbeBase, blockOffset + 8) }
         }
 
         /// Explanation when the result is not OK; empty otherwise.
         /// Writes `errorMessage` (at most 1073741824 bytes). Call in schema order.
-        public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ bytes: UnsafeRawBufferPointer) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", bytes, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
         /// Writes `errorMessage` from the UTF-8 of `text` (the schema declares ASCII).
-        public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
-            limit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
+        @inlinable public mutating func errorMessage(_ text: Swift.String) throws(SBEEncodeError) {
+            sbeEncodedLimit = try SBEVarData.encode("errorMessage", text, into: buffer, at: limit, lengthType: UInt32.self, maximum: 1073741824)
         }
     }
 
@@ -3350,12 +3368,12 @@ extension WireSchema {
         public static let blockLength: Swift.Int = 12
         /// The shortest acting block length accepted: the end of the last field of version 0.
         public static let minimumBlockLength: Swift.Int = 12
-        @usableFromInline let base: UnsafeRawPointer
+        @usableFromInline let sbeBase: UnsafeRawPointer
         /// The block length the encoder used.
         public let actingBlockLength: Swift.Int
         /// The schema version the encoder used.
         public let actingVersion: UInt16
-        @usableFromInline var errorMessageOffset: Swift.Int = 0
+        @usableFromInline var sbeErrorMessageOffset: Swift.Int = 0
         /// The buffer being read.
         public let buffer: UnsafeRawBufferPointer
         /// Where the block starts.
@@ -3365,25 +3383,25 @@ extension WireSchema {
 
         /// Wraps the block at `offset` and validates the whole message: throws for a buffer that is too short or a
         /// length that lies, and never reads outside `buffer`.
-        public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
+        @inlinable public init(_ buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0, actingBlockLength: Swift.Int = Self.blockLength, actingVersion: UInt16 = WireSchema.version) throws(SBEDecodeError) {
             guard actingBlockLength >= Self.minimumBlockLength else {
                 throw .blockLengthTooShort(what: "ControlResponse", actual: actingBlockLength, minimum: Self.minimumBlockLength)
             }
             try SBEBuffer.requireReadable("ControlResponse", offset: offset, count: actingBlockLength, capacity: buffer.count)
             self.buffer = buffer
-            self.base = buffer.baseAddress ?? SBEBuffer.emptyBase
+            self.sbeBase = buffer.baseAddress ?? SBEBuffer.emptyBase
             self.blockOffset = offset
             self.actingBlockLength = actingBlockLength
             self.actingVersion = actingVersion
             var position = offset + actingBlockLength
-            errorMessageOffset = position
+            sbeErrorMessageOffset = position
             position = try SBEVarData.validate("errorMessage", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
             self.limit = position
         }
 
         /// Reads the message header at `offset`, checks schema and template ids, and wraps the block after it with
         /// the header's block length and version.
-        public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
+        @inlinable public init(decodingHeaderOf buffer: UnsafeRawBufferPointer, offset: Swift.Int = 0) throws(SBEDecodeError) {
             let header = try MessageHeader(decoding: buffer, at: offset)
             guard header.schemaId == WireSchema.id else { throw .wrongSchema(expected: WireSchema.id, actual: header.schemaId) }
             guard header.templateId == Self.templateId else { throw .wrongTemplate(expected: Self.templateId, actual: header.templateId) }
@@ -3394,14 +3412,14 @@ extension WireSchema {
         public var encodedLength: Swift.Int { limit - blockOffset }
 
         /// Id copied from the request.
-        @inlinable public var correlationId: Int64 { SBEBuffer.load(base, blockOffset + 0, as: Int64.self) }
+        @inlinable public var correlationId: Int64 { SBEBuffer.load(sbeBase, blockOffset + 0, as: Int64.self) }
 
         /// Result.
-        @inlinable public var code: ResponseCode { ResponseCode(rawValue: SBEBuffer.load(base, blockOffset + 8, as: Int32.self)) }
+        @inlinable public var code: ResponseCode { ResponseCode(rawValue: SBEBuffer.load(sbeBase, blockOffset + 8, as: Int32.self)) }
 
         /// Explanation when the result is not OK; empty otherwise.
         /// The bytes of `errorMessage`, a view into the buffer.
-        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(base, at: errorMessageOffset, lengthType: UInt32.self) }
+        @inlinable public var errorMessage: UnsafeRawBufferPointer { SBEVarData.view(sbeBase, at: sbeErrorMessageOffset, lengthType: UInt32.self) }
         /// `errorMessage` decoded as UTF-8 (allocates a `String`).
         public var errorMessageString: Swift.String { Swift.String(decoding: errorMessage, as: UTF8.self) }
     }
