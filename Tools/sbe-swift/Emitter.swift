@@ -467,6 +467,16 @@ final class Emitter {
 
     // MARK: - Decoders
 
+    /// The Swift expression for the offset just past a block that starts at `start`: the acting block length, or, when
+    /// the block ends with an inline var-data field, the end of that field's bytes (validated when `checked`).
+    private func blockEnd(_ block: Block, start: String, length blockLength: String, checked: Bool) -> String {
+        guard let inline = block.inlineVarData else { return "\(start) + \(blockLength)" }
+        let length = inline.lengthType.swiftType
+        return checked
+            ? "try SBEVarData.validate(\"\(inline.field.name)\", buffer, at: \(start) + \(inline.field.offset), lengthType: \(length).self, maximum: \(inline.maximum))"
+            : "SBEVarData.skip(sbeBase, at: \(start) + \(inline.field.offset), lengthType: \(length).self)"
+    }
+
     private func emitSectionWalk(_ block: Block, checked: Bool) {
         for group in block.groups {
             let groupType = Names.capitalized(group.name) + "Decoder"
@@ -566,13 +576,9 @@ final class Emitter {
                     e.line("self.blockOffset = offset")
                     e.line("self.actingBlockLength = actingBlockLength")
                     e.line("self.actingVersion = actingVersion")
-                    if let inline = block.inlineVarData {
-                        e.line(
-                            "\(sectionNames.isEmpty ? "let" : "var") position = try SBEVarData.validate(\"\(inline.field.name)\", buffer, at: offset + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self, maximum: \(inline.maximum))"
-                        )
-                    } else {
-                        e.line("\(sectionNames.isEmpty ? "let" : "var") position = offset + actingBlockLength")
-                    }
+                    e.line(
+                        "\(sectionNames.isEmpty ? "let" : "var") position = \(e.blockEnd(block, start: "offset", length: "actingBlockLength", checked: true))"
+                    )
                     e.emitSectionWalk(block, checked: true)
                     e.line("self.limit = position")
                 }
@@ -626,13 +632,9 @@ final class Emitter {
                     e.line("guard sbeCurrentIndex + 1 < count else { return false }")
                     e.line("sbeCurrentIndex += 1")
                     e.line("sbeEntryOffset = sbeNextOffset")
-                    if let inline = block.inlineVarData {
-                        e.line(
-                            "\(sectionNames.isEmpty ? "let" : "var") position = SBEVarData.skip(sbeBase, at: sbeEntryOffset + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self)"
-                        )
-                    } else {
-                        e.line("\(sectionNames.isEmpty ? "let" : "var") position = sbeEntryOffset + actingBlockLength")
-                    }
+                    e.line(
+                        "\(sectionNames.isEmpty ? "let" : "var") position = \(e.blockEnd(block, start: "sbeEntryOffset", length: "actingBlockLength", checked: false))"
+                    )
                     e.emitSectionWalk(block, checked: false)
                     e.line("sbeNextOffset = position")
                     e.line("return true")
@@ -655,13 +657,8 @@ final class Emitter {
                         e.line(
                             "try SBEBuffer.requireReadable(\"\(block.name) entry\", offset: position, count: blockLength, capacity: buffer.count)"
                         )
-                        if let inline = block.inlineVarData {
-                            e.line(
-                                "position = try SBEVarData.validate(\"\(inline.field.name)\", buffer, at: position + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self, maximum: \(inline.maximum))"
-                            )
-                        } else {
-                            e.line("position += blockLength")
-                        }
+                        e.line(
+                            "position = \(e.blockEnd(block, start: "position", length: "blockLength", checked: true))")
                         for group in block.groups {
                             e.line(
                                 "position = try \(Names.capitalized(group.name))Decoder.validate(buffer, at: position, actingVersion: actingVersion)"
@@ -686,13 +683,8 @@ final class Emitter {
                     )
                     e.line("var position = offset + \(2 + block.countType.size)")
                     e.block("for _ in 0..<count") { e in
-                        if let inline = block.inlineVarData {
-                            e.line(
-                                "position = SBEVarData.skip(sbeBase, at: position + \(inline.field.offset), lengthType: \(inline.lengthType.swiftType).self)"
-                            )
-                        } else {
-                            e.line("position += blockLength")
-                        }
+                        e.line(
+                            "position = \(e.blockEnd(block, start: "position", length: "blockLength", checked: false))")
                         for group in block.groups {
                             e.line("position = \(Names.capitalized(group.name))Decoder.skip(sbeBase, at: position)")
                         }

@@ -856,7 +856,7 @@ extension DiscoverySchema {
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("results entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = position + blockLength
                     position = try PayloadPoolsDecoder.validate(buffer, at: position, actingVersion: actingVersion)
                     position = try TagsDecoder.validate(buffer, at: position, actingVersion: actingVersion)
                     position = try SBEVarData.validate("headerRegionUri", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
@@ -873,7 +873,7 @@ extension DiscoverySchema {
                 let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = position + blockLength
                     position = PayloadPoolsDecoder.skip(sbeBase, at: position)
                     position = TagsDecoder.skip(sbeBase, at: position)
                     position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
@@ -999,7 +999,7 @@ extension DiscoverySchema {
                     var position = offset + 4
                     for _ in 0..<count {
                         try SBEBuffer.requireReadable("payloadPools entry", offset: position, count: blockLength, capacity: buffer.count)
-                        position += blockLength
+                        position = position + blockLength
                         position = try SBEVarData.validate("regionUri", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
                     }
                     return position
@@ -1011,7 +1011,7 @@ extension DiscoverySchema {
                     let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                     var position = offset + 4
                     for _ in 0..<count {
-                        position += blockLength
+                        position = position + blockLength
                         position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                     }
                     return position

@@ -857,7 +857,7 @@ extension DriverSchema {
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("payloadPools entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = position + blockLength
                     position = try SBEVarData.validate("regionUri", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
                 }
                 return position
@@ -869,7 +869,7 @@ extension DriverSchema {
                 let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = position + blockLength
                     position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                 }
                 return position

@@ -430,7 +430,7 @@ extension JoinBarrierSchema {
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("rules entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = position + blockLength
                 }
                 return position
             }
@@ -441,7 +441,7 @@ extension JoinBarrierSchema {
                 let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = position + blockLength
                 }
                 return position
             }
@@ -853,7 +853,7 @@ extension JoinBarrierSchema {
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("rules entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = position + blockLength
                 }
                 return position
             }
@@ -864,7 +864,7 @@ extension JoinBarrierSchema {
                 let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = position + blockLength
                 }
                 return position
             }

@@ -242,7 +242,7 @@ extension TraceLinkSchema {
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("parents entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = position + blockLength
                 }
                 return position
             }
@@ -253,7 +253,7 @@ extension TraceLinkSchema {
                 let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = position + blockLength
                 }
                 return position
             }

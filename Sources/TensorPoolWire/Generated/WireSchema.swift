@@ -767,7 +767,7 @@ extension WireSchema {
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("payloadPools entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = position + blockLength
                     position = try SBEVarData.validate("regionUri", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
                 }
                 return position
@@ -779,7 +779,7 @@ extension WireSchema {
                 let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = position + blockLength
                     position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                 }
                 return position
@@ -2867,7 +2867,7 @@ extension WireSchema {
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("attributes entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = position + blockLength
                     position = try SBEVarData.validate("key", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
                     position = try SBEVarData.validate("format", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
                     position = try SBEVarData.validate("value", buffer, at: position, lengthType: UInt32.self, maximum: 1073741824)
@@ -2881,7 +2881,7 @@ extension WireSchema {
                 let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = position + blockLength
                     position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                     position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)
                     position = SBEVarData.skip(sbeBase, at: position, lengthType: UInt32.self)

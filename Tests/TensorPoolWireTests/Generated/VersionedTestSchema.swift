@@ -293,7 +293,7 @@ extension VersionedTestSchema {
                 var position = offset + 4
                 for _ in 0..<count {
                     try SBEBuffer.requireReadable("items entry", offset: position, count: blockLength, capacity: buffer.count)
-                    position += blockLength
+                    position = position + blockLength
                 }
                 return position
             }
@@ -304,7 +304,7 @@ extension VersionedTestSchema {
                 let count = Swift.Int(SBEBuffer.load(sbeBase, offset + 2, as: UInt16.self))
                 var position = offset + 4
                 for _ in 0..<count {
-                    position += blockLength
+                    position = position + blockLength
                 }
                 return position
             }
