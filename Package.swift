@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "AeronPerf", targets: ["AeronPerf"]),
         .library(name: "SBE", targets: ["SBE"]),
         .library(name: "TensorPoolWire", targets: ["TensorPoolWire"]),
+        .library(name: "Compliance", targets: ["Compliance"]),
+        .library(name: "ConformanceSupport", targets: ["ConformanceSupport"]),
         .executable(name: "tp-aeron", targets: ["AeronTool"]),
         .executable(name: "sbe-swift", targets: ["sbe-swift"]),
     ],
@@ -29,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // The Aeron C client and C media driver, installed by Tools/aeron/install.sh and found through pkg-config.
@@ -53,6 +56,17 @@ let package = Package(
         .target(
             name: "TensorPoolWire",
             dependencies: ["SBE"],
+            swiftSettings: strictSwift
+        ),
+        // The compliance tracker: parses Specs/ into requirements (the SQLite store and CLI follow).
+        .target(
+            name: "Compliance",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSwift
+        ),
+        // The `.verifies("ID", …)` trait conformance cases declare their requirements with.
+        .target(
+            name: "ConformanceSupport",
             swiftSettings: strictSwift
         ),
         // The SBE code generator: `make generate` runs it over Specs/schemas/*.xml.
@@ -92,6 +106,11 @@ let package = Package(
             dependencies: [
                 "TensorPoolWire", "SBE", .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "ComplianceTests",
+            dependencies: ["Compliance"],
             swiftSettings: strictSwift
         ),
         .testTarget(
