@@ -9,9 +9,10 @@ export TP_AERONMD := $(AERON_PREFIX)/bin/aeronmd
 
 SWIFT ?= swift
 SWIFT_FORMAT ?= swift format
-FORMAT_PATHS := Package.swift Sources Tests Tools/sbe-swift Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
+FORMAT_PATHS := Package.swift Sources Tests Conformance Tools/sbe-swift Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
 
-.PHONY: aeron build build-release test run bench format lint clean clean-shm help generate check-generated
+.PHONY: aeron build build-release test run bench format lint clean clean-shm help generate check-generated \
+	compliance report
 
 # Each schema and the namespace its codecs live in.
 SCHEMAS := wire:WireSchema driver:DriverSchema bridge:BridgeSchema join-barrier:JoinBarrierSchema \
@@ -28,6 +29,7 @@ help:
 	@echo "make bench  - Swift-vs-C Aeron baseline and malloc-counting benchmarks (release)"
 	@echo "make format - swift format in place; make lint - check formatting"
 	@echo "make generate - regenerate the SBE codecs from Specs/schemas"
+	@echo "make report - conformance reports (md, html, json, junit) in .build/compliance/"
 
 aeron:
 	@Tools/aeron/install.sh --prefix "$(AERON_PREFIX)"
@@ -67,6 +69,22 @@ test: aeron clean-shm check-generated
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	@$(MAKE) --no-print-directory clean-shm
+	@$(MAKE) --no-print-directory compliance
+
+# The compliance gate: parse Specs/ and Conformance/, run the conformance cases, then verify (see Specs/README.md).
+TP_COMPLIANCE := $(SWIFT) run --skip-build tp-compliance
+compliance:
+	$(SWIFT) build --product tp-compliance
+	$(TP_COMPLIANCE) sync
+	$(TP_COMPLIANCE) run --skip-build
+	$(TP_COMPLIANCE) verify
+
+# Conformance reports from the latest run (Markdown, HTML, JSON, JUnit) into .build/compliance/.
+report: compliance
+	$(TP_COMPLIANCE) report --format md --output .build/compliance/report.md
+	$(TP_COMPLIANCE) report --format html --output .build/compliance/report.html
+	$(TP_COMPLIANCE) report --format json --output .build/compliance/report.json
+	$(TP_COMPLIANCE) report --format junit --output .build/compliance/report-junit.xml
 
 # Until the tensor clients exist, the demo is an IPC ping-pong through an embedded media driver.
 run: build-release clean-shm

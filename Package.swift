@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "ConformanceSupport", targets: ["ConformanceSupport"]),
         .executable(name: "tp-aeron", targets: ["AeronTool"]),
         .executable(name: "sbe-swift", targets: ["sbe-swift"]),
+        .executable(name: "tp-compliance", targets: ["ComplianceTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,6 +63,12 @@ let package = Package(
         .target(
             name: "Compliance",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSwift
+        ),
+        // `tp-compliance`: sync, run, checklist, show, report, verify, lock, uncovered.
+        .executableTarget(
+            name: "ComplianceTool",
+            dependencies: ["Compliance", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSwift
         ),
         // The `.verifies("ID", …)` trait conformance cases declare their requirements with.
@@ -111,6 +118,13 @@ let package = Package(
         .testTarget(
             name: "ComplianceTests",
             dependencies: ["Compliance"],
+            swiftSettings: strictSwift
+        ),
+        // Conformance cases: each names the spec requirements it verifies with `.verifies("ID", …)`.
+        .testTarget(
+            name: "Conformance",
+            dependencies: ["ConformanceSupport", "SBE", "TensorPoolWire"],
+            path: "Conformance",
             swiftSettings: strictSwift
         ),
         .testTarget(
