@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ComplianceTests",
-            dependencies: ["Compliance"],
+            dependencies: ["Compliance", "ComplianceTool"],
             swiftSettings: strictSwift
         ),
         // Conformance cases: each names the spec requirements it verifies with `.verifies("ID", …)`.
