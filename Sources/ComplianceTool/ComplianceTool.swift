@@ -304,13 +304,17 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var paths: Paths
 
     func run() throws {
-        _ = try paths.load()
+        // Judge the files as they are now, not a database synced before an edit.
+        let (catalog, cases) = try paths.load()
         let store = try paths.openStore()
+        try store.sync(catalog)
+        try store.sync(cases: cases)
         guard let run = try store.latestRun() else { throw ValidationError("no run recorded: run `tp-compliance run`") }
+        let lock = paths.lock()
+        let rows = try store.checklist(lock: lock)
         let problems = Verifier.violations(
-            checklist: try store.checklist(lock: paths.lock()), results: try store.results(run: run),
-            lock: paths.lock(), hashes: try store.textHashes(), uncovered: paths.uncovered())
-        let rows = try store.checklist(lock: paths.lock())
+            checklist: rows, results: try store.results(run: run), lock: lock, hashes: try store.textHashes(),
+            uncovered: paths.uncovered())
         let passing = rows.filter { $0.status == .passing }.count
         guard problems.isEmpty else {
             for problem in problems { print("verify: \(problem)") }
