@@ -11,7 +11,7 @@ SWIFT ?= swift
 SWIFT_FORMAT ?= swift format
 FORMAT_PATHS := Package.swift Sources Tests Conformance Tools/sbe-swift Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
 
-.PHONY: aeron build build-release test run bench format lint clean clean-shm help generate check-generated \
+.PHONY: aeron prerequisites build build-release test run bench format lint clean clean-shm help generate check-generated \
 	compliance report
 
 # Each schema and the namespace its codecs live in.
@@ -31,8 +31,11 @@ help:
 	@echo "make generate - regenerate the SBE codecs from Specs/schemas"
 	@echo "make report - conformance reports (md, html, json, junit) in .build/compliance/"
 
-aeron:
+aeron: prerequisites
 	@Tools/aeron/install.sh --prefix "$(AERON_PREFIX)"
+
+prerequisites:
+	@Tools/prerequisites.sh
 
 build: aeron
 	$(SWIFT) build

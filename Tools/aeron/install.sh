@@ -97,7 +97,11 @@ missing_packages=()
 command -v cc >/dev/null 2>&1 || missing_packages+=(gcc)
 command -v c++ >/dev/null 2>&1 || missing_packages+=(g++)
 command -v pkg-config >/dev/null 2>&1 || missing_packages+=(pkg-config)
-command -v python3 >/dev/null 2>&1 || missing_packages+=(python3 python3-venv)
+if ! command -v python3 >/dev/null 2>&1; then
+    missing_packages+=(python3 python3-venv)
+elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    missing_packages+=(python3-venv)  # Debian's python3 ships venv without ensurepip
+fi
 [[ -e /usr/include/uuid/uuid.h ]] || missing_packages+=(uuid-dev)
 if [[ ${#missing_packages[@]} -gt 0 ]]; then
     if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
