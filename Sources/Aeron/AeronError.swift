@@ -77,10 +77,6 @@ public struct AeronError: Error, Sendable, CustomStringConvertible, Equatable {
     static func closed(_ operation: String) -> AeronError {
         AeronError(kind: .closed, operation: operation, message: "the resource or its client is closed")
     }
-
-    static func invalid(_ operation: String, _ message: String) -> AeronError {
-        AeronError(kind: .invalidArgument, operation: operation, message: message)
-    }
 }
 
 /// Clears the calling thread's pending Aeron error, so that the next failure reports its own code and message rather
