@@ -11,8 +11,8 @@ SWIFT ?= swift
 SWIFT_FORMAT ?= swift format
 FORMAT_PATHS := Package.swift Sources Tests Conformance Tools/sbe-swift Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
 
-.PHONY: aeron prerequisites build build-release test run bench format lint clean clean-shm help generate check-generated \
-	compliance report
+.PHONY: aeron prerequisites build build-release test run bench soak format lint clean clean-shm help generate \
+	check-generated compliance report
 
 # Each schema and the namespace its codecs live in.
 SCHEMAS := wire:WireSchema driver:DriverSchema bridge:BridgeSchema join-barrier:JoinBarrierSchema \
@@ -26,7 +26,8 @@ help:
 	@echo "make build  - install Aeron if needed, build debug"
 	@echo "make test   - install Aeron if needed, build, run every test"
 	@echo "make run    - install Aeron if needed, run the end-to-end demo on an embedded media driver"
-	@echo "make bench  - Swift-vs-C Aeron baseline and malloc-counting benchmarks (release)"
+	@echo "make bench  - Swift-vs-C Aeron baseline, SHM core and malloc-counting benchmarks (release)"
+	@echo "make soak   - multi-process torn-read stress of the SHM seqlock for SOAK_SECONDS (default 120)"
 	@echo "make format - swift format in place; make lint - check formatting"
 	@echo "make generate - regenerate the SBE codecs from Specs/schemas"
 	@echo "make report - conformance reports (md, html, json, junit) in .build/compliance/"
@@ -42,6 +43,7 @@ build: aeron
 
 build-release: aeron
 	$(SWIFT) build -c release --product tp-aeron
+	$(SWIFT) build -c release --product tp-shm
 
 # Regenerate the codecs of every schema into $(1) and those of the test-only schema into $(2).
 define generate_into
@@ -89,9 +91,17 @@ report: compliance
 	$(TP_COMPLIANCE) report --format json --output .build/compliance/report.json
 	$(TP_COMPLIANCE) report --format junit --output .build/compliance/report-junit.xml
 
-# Until the tensor clients exist, the demo is an IPC ping-pong through an embedded media driver.
+# Until the tensor clients exist, the demo is an IPC ping-pong through an embedded media driver, then a writer and a
+# reader process racing on a 4-slot SHM ring (every accepted frame checked byte for byte).
 run: build-release clean-shm
 	$(SWIFT) run -c release --skip-build tp-aeron pingpong --messages 100000 --warmup 20000
+	$(SWIFT) run -c release --skip-build tp-shm stress --seconds 3
+
+# The longer run of the multi-process torn-read stress (`make test` runs it for 5 s).
+SOAK_SECONDS ?= 120
+soak: aeron clean-shm
+	$(SWIFT) build -c release --product tp-shm
+	$(SWIFT) run -c release --skip-build tp-shm stress --seconds $(SOAK_SECONDS)
 
 bench: aeron
 	$(MAKE) -C Benchmarks bench

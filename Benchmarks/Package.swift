@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        // Already in the graph through benchmark; named here so shm-compare can count its own mallocs.
+        .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.5.0"),
     ],
     targets: [
         // CPU pinning for aeron-compare's processes.
@@ -27,6 +29,23 @@ let package = Package(
                 .product(name: "AeronPerf", package: root),
             ],
             path: "Sources/AeronCompare"
+        ),
+        // The SHM fixture shared by ShmCore and shm-compare: a ring of pool slots under /dev/shm, writer and reader.
+        .target(
+            name: "ShmBenchSupport",
+            dependencies: [.product(name: "TensorPoolSHM", package: root)],
+            path: "Sources/ShmBenchSupport"
+        ),
+        // The SHM copy path vs memcpy into the same slots, alternating rounds; fails below 0.90 at 640 KiB.
+        .executableTarget(
+            name: "shm-compare",
+            dependencies: [
+                "CAffinity",
+                "ShmBenchSupport",
+                .product(name: "TensorPoolSHM", package: root),
+                .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+            ],
+            path: "Sources/ShmCompare"
         ),
         // Hot-path benchmarks with malloc counts (ordo-one/benchmark).
         .executableTarget(
@@ -47,6 +66,17 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/WireCodecs",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // SHM data plane: claim/commit, publish, read, readCopy and memcpy at 256 B … 4 MiB, with malloc counts.
+        .executableTarget(
+            name: "ShmCore",
+            dependencies: [
+                "ShmBenchSupport",
+                .product(name: "TensorPoolSHM", package: root),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ShmCore",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ],

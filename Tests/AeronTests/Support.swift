@@ -1,6 +1,7 @@
 import Aeron
 import Foundation
 import Synchronization
+import TestProcesses
 
 /// One embedded media driver per test process, shared by every test (tests run in parallel on separate streams).
 enum TestDriver {
@@ -66,13 +67,7 @@ struct IPCStream {
 /// Polls `condition` every millisecond until it holds or `timeout` passes; returns whether it held.
 @discardableResult
 func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if condition() { return true }
-        usleep(1000)
-    }
-    return condition()
+    waitFor(timeout: timeout, condition)
 }
 
 /// Polls `subscription` until `count` messages arrived or `timeout` passed; returns the messages.
