@@ -23,10 +23,15 @@ final class ShmFixture {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.directory = directory
         self.epoch = epoch
-        layout = try ShmPathLayout(baseDirectory: directory, namespace: "conformance")
-        regions = try StreamRegions.create(
-            layout: layout, streamId: streamId, epoch: epoch, headerNslots: nslots, pools: pools,
-            nowNs: Self.now(), options: options)
+        do {
+            layout = try ShmPathLayout(baseDirectory: directory, namespace: "conformance")
+            regions = try StreamRegions.create(
+                layout: layout, streamId: streamId, epoch: epoch, headerNslots: nslots, pools: pools,
+                nowNs: Self.now(), options: options)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)  // deinit does not run for a failed init
+            throw error
+        }
         writer = FrameWriter(regions: regions)
         policy = try PathPolicy(allowedBaseDirectories: [directory])
     }
