@@ -41,18 +41,6 @@ struct MappingConformance {
         #expect(Array(fixture.regions.header.bytes[0..<56]) == before)
     }
 
-    @Test(
-        "the activity timestamp is refreshed atomically in place",
-        .verifies("WIRE-7.1-003", "WIRE-15.14-001"))
-    func activityRefresh() throws {
-        let fixture = try ShmFixture()
-        let start = Superblock.activityTimestamp(in: fixture.regions.header)
-        fixture.writer.refreshActivity(nowNs: start + 5_000)
-        let consumer = try fixture.mapConsumer()
-        #expect(Superblock.activityTimestamp(in: consumer.header) == start + 5_000)
-        for pool in consumer.pools { #expect(Superblock.activityTimestamp(in: pool.region) == start + 5_000) }
-    }
-
     /// Each superblock field a consumer compares with the announce, at its offset, with a wrong value.
     static let tamperedFields: [(name: String, offset: Int, width: Int, value: UInt64)] = [
         ("magic", 0, 8, 0x544F_504C_5348_4D32),

@@ -179,6 +179,23 @@ struct RegionTests {
         #expect(throws: RegionError.self) { try MappedRegion.create(path: directory + "/zero", size: 0) }
     }
 
+    @Test("the activity timestamp is refreshed in place and seen through a separate read-only mapping")
+    func activityRefresh() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let layout = try ShmPathLayout(baseDirectory: directory, namespace: "n")
+        let regions = try StreamRegions.create(
+            layout: layout, streamId: 1, epoch: 1, headerNslots: 4, pools: [PoolSpec(poolId: 1, strideBytes: 64)],
+            nowNs: 1_000)
+        defer { regions.unmap() }
+        FrameWriter(regions: regions).refreshActivity(nowNs: 6_000)
+        let consumer = try StreamRegions.map(
+            regions.announce, policy: try PathPolicy(allowedBaseDirectories: [directory]))
+        #expect(Superblock.activityTimestamp(in: consumer.header) == 6_000)
+        #expect(consumer.pools.allSatisfy { Superblock.activityTimestamp(in: $0.region) == 6_000 })
+        #expect(try consumer.currentHeaderSuperblock().startTimestampNs == 1_000)
+    }
+
     @Test("a file shorter than the announced geometry is refused before mapping")
     func shortFile() throws {
         let directory = try scratchDirectory()
