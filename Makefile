@@ -44,6 +44,7 @@ build: aeron
 build-release: aeron
 	$(SWIFT) build -c release --product tp-aeron
 	$(SWIFT) build -c release --product tp-shm
+	$(SWIFT) build -c release --product tp-driver
 
 # Regenerate the codecs of every schema into $(1) and those of the test-only schema into $(2).
 define generate_into
@@ -92,10 +93,12 @@ report: compliance
 	$(TP_COMPLIANCE) report --format junit --output .build/compliance/report-junit.xml
 
 # Until the tensor clients exist, the demo is an IPC ping-pong through an embedded media driver, then a writer and a
-# reader process racing on a 4-slot SHM ring (every accepted frame checked byte for byte).
+# reader process racing on a 4-slot SHM ring (every accepted frame checked byte for byte), then tp-driver serving a
+# producer and a consumer process and shutting down in order.
 run: build-release clean-shm
 	$(SWIFT) run -c release --skip-build tp-aeron pingpong --messages 100000 --warmup 20000
 	$(SWIFT) run -c release --skip-build tp-shm stress --seconds 3
+	Tools/driver-demo.sh .build/release
 
 # The longer run of the multi-process torn-read stress (`make test` runs it for 5 s).
 SOAK_SECONDS ?= 120

@@ -22,12 +22,16 @@ let package = Package(
         .library(name: "SBE", targets: ["SBE"]),
         .library(name: "TensorPoolWire", targets: ["TensorPoolWire"]),
         .library(name: "TensorPoolSHM", targets: ["TensorPoolSHM"]),
+        .library(name: "DriverConfig", targets: ["DriverConfig"]),
+        .library(name: "TensorPoolDriver", targets: ["TensorPoolDriver"]),
+        .library(name: "DriverClient", targets: ["DriverClient"]),
         .library(name: "Compliance", targets: ["Compliance"]),
         .library(name: "ConformanceSupport", targets: ["ConformanceSupport"]),
         .executable(name: "tp-aeron", targets: ["AeronTool"]),
         .executable(name: "sbe-swift", targets: ["sbe-swift"]),
         .executable(name: "tp-compliance", targets: ["ComplianceTool"]),
         .executable(name: "tp-shm", targets: ["ShmTool"]),
+        .executable(name: "tp-driver", targets: ["DriverTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // The Aeron C client and C media driver, installed by Tools/aeron/install.sh and found through pkg-config.
@@ -81,9 +87,41 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The driver's canonical TOML configuration (driver spec §17), environment overrides and startup validation.
+        .target(
+            name: "DriverConfig",
+            dependencies: ["TensorPoolSHM", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strictSwift
+        ),
+        // The client side of the driver control plane: attach, keepalive, detach, revocations, response validation.
+        .target(
+            name: "DriverClient",
+            dependencies: ["Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM"],
+            swiftSettings: strictSwift
+        ),
+        // The SHM driver role: leases, epochs, provisioning, announces, stream-id ranges, epoch GC, shutdown.
+        .target(
+            name: "TensorPoolDriver",
+            dependencies: [
+                "Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM", "DriverConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // `tp-driver`: runs the driver from a TOML file, optionally with an embedded media driver.
+        .executableTarget(
+            name: "DriverTool",
+            dependencies: [
+                "TensorPoolDriver", "DriverConfig", "DriverClient", "Aeron", "Agents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // Child processes for multi-process tests (posix_spawn with a clean signal mask, output captured).
         .target(
             name: "TestProcesses",
+            dependencies: ["Aeron"],
             path: "Tests/TestProcesses",
             swiftSettings: strictSwift
         ),
@@ -150,6 +188,20 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "DriverConfigTests",
+            dependencies: ["DriverConfig"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "TensorPoolDriverTests",
+            dependencies: [
+                "TensorPoolDriver", "DriverClient", "DriverConfig", "Aeron", "Agents", "TensorPoolSHM",
+                "TensorPoolWire",
+                "SBE", "DriverTool", "TestProcesses",
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "ComplianceTests",
             dependencies: ["Compliance", "ComplianceTool"],
             swiftSettings: strictSwift
@@ -157,7 +209,10 @@ let package = Package(
         // Conformance cases: each names the spec requirements it verifies with `.verifies("ID", …)`.
         .testTarget(
             name: "Conformance",
-            dependencies: ["ConformanceSupport", "SBE", "TensorPoolWire", "TensorPoolSHM", "ShmTool", "TestProcesses"],
+            dependencies: [
+                "ConformanceSupport", "SBE", "TensorPoolWire", "TensorPoolSHM", "ShmTool", "TestProcesses",
+                "TensorPoolDriver", "DriverClient", "DriverConfig", "DriverTool", "Aeron", "Agents",
+            ],
             path: "Conformance",
             exclude: ["uncovered.txt"],
             swiftSettings: strictSwift

@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
         // Already in the graph through benchmark; named here so shm-compare can count its own mallocs.
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.5.0"),
+        // Already in the graph through the root package (AeronPerf, TensorPoolDriver); named for driver-bench.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // CPU pinning for aeron-compare's processes.
@@ -46,6 +49,24 @@ let package = Package(
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
             ],
             path: "Sources/ShmCompare"
+        ),
+        // The SHM driver's control plane: attach round trip and attach/detach cycles per second, consumer and producer,
+        // through DriverClient and through hand-encoded requests, over an embedded media driver.
+        .executableTarget(
+            name: "driver-bench",
+            dependencies: [
+                .product(name: "Aeron", package: root),
+                .product(name: "Agents", package: root),
+                .product(name: "SBE", package: root),
+                .product(name: "TensorPoolWire", package: root),
+                .product(name: "DriverConfig", package: root),
+                .product(name: "TensorPoolDriver", package: root),
+                .product(name: "DriverClient", package: root),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+            ],
+            path: "Sources/DriverBench"
         ),
         // Hot-path benchmarks with malloc counts (ordo-one/benchmark).
         .executableTarget(

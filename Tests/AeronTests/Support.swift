@@ -3,35 +3,8 @@ import Foundation
 import Synchronization
 import TestProcesses
 
-/// One embedded media driver per test process, shared by every test (tests run in parallel on separate streams).
-enum TestDriver {
-    private static let started: Result<MediaDriver, AeronError> = {
-        let result = Result { () throws(AeronError) -> MediaDriver in try MediaDriver(.forTesting()) }
-        if case .success = result {
-            atexit { TestDriver.shutdown() }
-        }
-        return result
-    }()
-
-    /// The shared driver, started on first use.
-    static func driver() throws -> MediaDriver { try started.get() }
-
-    /// A new client of the shared driver.
-    static func client(_ configure: (inout AeronContext) -> Void = { _ in }) throws -> AeronClient {
-        var context = AeronContext(directory: try driver().directory)
-        configure(&context)
-        return try AeronClient(context: context)
-    }
-
-    static func shutdown() {
-        if case .success(let driver) = started { driver.close() }
-    }
-
-    private static let nextStream = Atomic<Int32>(5000)
-
-    /// A stream id no other test of this process uses.
-    static func uniqueStreamId() -> Int32 { nextStream.wrappingAdd(1, ordering: .relaxed).newValue }
-}
+/// The shared embedded media driver of this test process (see `TestMediaDriver`).
+typealias TestDriver = TestMediaDriver
 
 /// A fresh client of the shared driver with a connected IPC subscription and publication on a stream of its own.
 struct IPCStream {

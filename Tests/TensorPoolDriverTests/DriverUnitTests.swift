@@ -1,0 +1,53 @@
+import DriverConfig
+import Foundation
+import TensorPoolDriver
+import TensorPoolWire
+import Testing
+
+@Suite("Driver units")
+struct DriverUnitTests {
+    @Test("the lease state machine: keepalives keep it live, every ending is terminal")
+    func leaseStates() {
+        #expect(LeaseState.attached.after(.keepalive) == .active)
+        #expect(LeaseState.active.after(.keepalive) == .active)
+        for live in [LeaseState.attached, .active] {
+            #expect(
+                live.after(.detach) == .detached && live.after(.expire) == .expired && live.after(.revoke) == .revoked)
+            #expect(live.isLive && live.revokeReason == nil)
+        }
+        for terminal in [LeaseState.detached, .expired, .revoked] {
+            #expect(!terminal.isLive)
+            for event in [LeaseEvent.keepalive, .detach, .expire, .revoke] { #expect(terminal.after(event) == nil) }
+        }
+        #expect(LeaseState.detached.revokeReason == .detached && LeaseState.expired.revokeReason == .expired)
+        #expect(LeaseState.revoked.revokeReason == .revoked)
+    }
+
+    @Test("stream ids are handed out lowest first, come back on release, and run out")
+    func allocator() {
+        var allocator = StreamIdAllocator(range: StreamIdRange(lower: 5, upper: 7))
+        #expect(allocator.allocate() == 5 && allocator.allocate() == 6 && allocator.allocate() == 7)
+        #expect(allocator.allocate() == nil)
+        allocator.release(6)
+        #expect(allocator.allocate() == 6)
+        var unset = StreamIdAllocator(range: nil)
+        #expect(unset.allocate() == nil)
+        var top = StreamIdAllocator(range: StreamIdRange(lower: UInt32.max - 1, upper: UInt32.max))
+        #expect(top.allocate() == UInt32.max - 1 && top.allocate() == UInt32.max && top.allocate() == nil)
+    }
+
+    @Test("error texts are cut on character boundaries")
+    func truncation() {
+        #expect(truncatedErrorMessage("abcdef", limit: 4) == "abcd")
+        #expect(truncatedErrorMessage("aé", limit: 2) == "a", "é takes two bytes and does not fit")
+        #expect(truncatedErrorMessage(String(repeating: "x", count: 1024)).utf8.count == 1024)
+        #expect(truncatedErrorMessage(String(repeating: "x", count: 5000)).utf8.count == maxErrorMessageBytes)
+    }
+
+    @Test("the system clocks move forward")
+    func clocks() {
+        let clock = SystemDriverClock()
+        let first = clock.monotonicNs()
+        #expect(clock.monotonicNs() >= first && clock.realtimeNs() > 1_700_000_000_000_000_000)
+    }
+}
