@@ -275,7 +275,7 @@ public final class DriverClient {
                         pending[correlation] = nil
                         if let leaseId { _ = sendDetach(leaseId: leaseId, streamId: streamId, role: role) }
                     default:
-                        usleep(100)
+                        sched_yield()  // a sleep would cost more than the driver's round trip
                         continue
                     }
                     break
@@ -312,7 +312,7 @@ public final class DriverClient {
                 pending[correlation] = nil
                 return code
             }
-            usleep(100)
+            sched_yield()
         }
         pending[correlation] = nil
         throw .timeout(attempts: 1)

@@ -44,8 +44,13 @@ public final class DriverCore {
     public internal(set) var streams: [UInt32: StreamState] = [:]
     /// Live leases by id.
     public internal(set) var leases: [UInt64: Lease] = [:]
-    /// The terminal state of every lease that ended (ids are never reused).
+    /// The terminal state of the most recent leases that ended (at most ``endedLeaseHistory``; ids are never reused
+    /// whether or not they are still listed).
     public internal(set) var endedLeases: [UInt64: LeaseState] = [:]
+    /// How many ended leases ``endedLeases`` remembers.
+    public static let endedLeaseHistory = 4096
+    var endedOrder: [UInt64] = []
+    var endedHead = 0
 
     let output: any DriverOutput
     let clock: any DriverClock
@@ -59,6 +64,8 @@ public final class DriverCore {
     var nodeIdsInUse: [UInt32: UInt64] = [:]
     var epochFloor: [UInt32: UInt64] = [:]
     var lastGcNs: UInt64 = 0
+    /// Epochs this driver retired and has not removed yet, per stream, oldest first, for the epoch GC.
+    var retired: [UInt32: [(epoch: UInt64, retiredNs: UInt64)]] = [:]
     var descriptorStreams: StreamIdAllocator
     var controlStreams: StreamIdAllocator
     var perConsumerStreams: [UInt64: [(PerConsumerStreamKind, UInt32)]] = [:]
@@ -249,12 +256,9 @@ public final class DriverCore {
         nextLeaseId &+= 1
         nodeIdsInUse[nodeId] = lease.id
         leases[lease.id] = lease
-        if role == .producer {
-            stream.producerLeaseId = lease.id
-        } else {
-            stream.consumerLeaseIds.insert(lease.id)
-        }
+        if role == .producer { stream.producerLeaseId = lease.id }
         streams[streamId] = stream
+        if role == .consumer { streams[streamId]?.consumerLeaseIds.insert(lease.id) }  // in place: no set copy
         counters.attachesGranted &+= 1
         logger.info(
             "lease attached",
@@ -343,7 +347,10 @@ public final class DriverCore {
                 pools: stream.profile.payloadPools.map { PoolSpec(poolId: $0.poolId, strideBytes: $0.strideBytes) },
                 producerId: stream.producerLeaseId.flatMap { leases[$0]?.clientId } ?? 0, nowNs: clock.realtimeNs(),
                 options: createOptions)
-            stream.regions?.unmap()
+            if let old = stream.regions {
+                old.unmap()
+                retired[stream.streamId, default: []].append((stream.epoch, clock.monotonicNs()))
+            }
             stream.regions = regions
             stream.epoch = epoch
             epochFloor[stream.streamId] = epoch
@@ -396,25 +403,39 @@ public final class DriverCore {
     func end(_ lease: Lease, by event: LeaseEvent, message: String = "") {
         guard let terminal = lease.state.after(event), let reason = terminal.revokeReason else { return }
         leases[lease.id] = nil
-        endedLeases[lease.id] = terminal
+        recordEnded(lease.id, terminal)
         if nodeIdsInUse[lease.nodeId] == lease.id { nodeIdsInUse[lease.nodeId] = nil }
         releasePerConsumerStreams(of: lease.id)
         sendRevoked(lease, reason: reason, message: message)
-        guard var stream = streams[lease.streamId] else { return }
-        if lease.role == .producer {
-            stream.producerLeaseId = nil
-            if runState == .running, let failure = provision(&stream) {
-                logger.error("epoch bump after producer loss failed", metadata: ["error": "\(failure)"])
-            }
-            streams[lease.streamId] = stream
-            if runState == .running { announce(lease.streamId) }
-        } else {
-            stream.consumerLeaseIds.remove(lease.id)
-            streams[lease.streamId] = stream
+        guard lease.role == .producer else {
+            streams[lease.streamId]?.consumerLeaseIds.remove(lease.id)  // in place: no set copy
+            logger.info(
+                "lease ended",
+                metadata: ["lease": "\(lease.id)", "stream": "\(lease.streamId)", "state": "\(terminal.rawValue)"])
+            return
         }
+        guard var stream = streams[lease.streamId] else { return }
+        stream.producerLeaseId = nil
+        if runState == .running, let failure = provision(&stream) {
+            logger.error("epoch bump after producer loss failed", metadata: ["error": "\(failure)"])
+        }
+        streams[lease.streamId] = stream
+        if runState == .running { announce(lease.streamId) }
         logger.info(
             "lease ended",
             metadata: ["lease": "\(lease.id)", "stream": "\(lease.streamId)", "state": "\(terminal.rawValue)"])
+    }
+
+    /// Remembers an ended lease in a bounded history (oldest forgotten first), so the table never grows without end.
+    func recordEnded(_ id: UInt64, _ state: LeaseState) {
+        endedLeases[id] = state
+        if endedOrder.count < Self.endedLeaseHistory {
+            endedOrder.append(id)
+        } else {
+            endedLeases[endedOrder[endedHead]] = nil
+            endedOrder[endedHead] = id
+            endedHead = (endedHead + 1) % Self.endedLeaseHistory
+        }
     }
 
     /// Revokes a live lease administratively (`REVOKED`).
@@ -447,9 +468,13 @@ public final class DriverCore {
             announce(id)
             work += 1
         }
-        if configuration.policies.epochGcEnabled && now &- lastGcNs >= announcePeriodNs {
-            lastGcNs = now
-            collectEpochDirectories(force: false)
+        if configuration.policies.epochGcEnabled {
+            work += collectRetiredEpochs(now: now)
+            // A listing sweep for epochs other processes left behind, rarely (it reads every directory).
+            if now &- lastGcNs >= announcePeriodNs &* 30 {
+                lastGcNs = now
+                collectEpochDirectories(force: false)
+            }
         }
         return work
     }
@@ -484,7 +509,7 @@ public final class DriverCore {
     func finishShutdown(reason: DriverSchema.ShutdownReason) {
         for lease in leases.values {
             leases[lease.id] = nil
-            endedLeases[lease.id] = .revoked
+            recordEnded(lease.id, .revoked)
         }
         sendShutdown(reason: reason)
         runState = .stopped

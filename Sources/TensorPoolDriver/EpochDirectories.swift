@@ -41,11 +41,44 @@ enum EpochDirectories {
 }
 
 extension DriverCore {
+    /// Removes the epoch directories this driver retired, oldest first, once they are `epoch_gc_min_age_ns` old and
+    /// more than `epoch_gc_keep - 1` retired epochs of their stream remain. It knows them without listing any
+    /// directory and spends at most 1 ms per duty cycle, so churn never stalls the control plane.
+    func collectRetiredEpochs(now: UInt64) -> Int {
+        let keepRetired = Int(max(1, configuration.policies.epochGcKeep)) - 1
+        let minAge = configuration.policies.epochGcMinAgeNs
+        let deadline = now &+ 1_000_000
+        var removed = 0
+        for streamId in retired.keys {
+            guard var queue = retired[streamId], queue.count > keepRetired else { continue }
+            var taken = 0
+            while queue.count - taken > keepRetired, now &- queue[taken].retiredNs >= minAge {
+                guard removed == 0 || clock.monotonicNs() < deadline else { break }
+                let path = "\(layout.streamDirectory(streamId: streamId))/\(queue[taken].epoch)"
+                if (try? FileManager.default.removeItem(atPath: path)) != nil {
+                    counters.epochDirectoriesCollected &+= 1
+                }
+                removed += 1
+                taken += 1
+            }
+            if taken > 0 {
+                queue.removeFirst(taken)
+                retired[streamId] = queue
+            }
+        }
+        return removed
+    }
+
     /// Removes old epoch directories of every stream (§17 `policies.epoch_gc_*`): never the current epoch, keeps the
     /// newest `epoch_gc_keep` epochs in all, only those idle for `epoch_gc_min_age_ns`, and only when the process that
     /// created them is gone or is this driver (which no longer uses a retired epoch). `force` skips the age check (GC
     /// on startup of epochs whose owner is gone).
+    ///
+    /// A sweep does bounded work (at most 16 removals and 64 superblock reads) so that it never stalls the control
+    /// plane; the rest waits for the next sweep.
     func collectEpochDirectories(force: Bool) {
+        var removals = 0
+        var reads = 0
         let keep = Int(max(1, configuration.policies.epochGcKeep))
         let minAge = configuration.policies.epochGcMinAgeNs
         let now = clock.realtimeNs()
@@ -56,8 +89,10 @@ extension DriverCore {
             let directory = layout.streamDirectory(streamId: streamId)
             let current = streams[streamId]?.epoch ?? 0
             let candidates = EpochDirectories.epochs(in: directory).filter { $0 != current }
-            for epoch in candidates.dropFirst(max(0, keep - 1)) {
+            for epoch in candidates.dropFirst(max(0, keep - 1)).reversed() {  // oldest first
+                guard force || (removals < 16 && reads < 64) else { return }
                 let path = "\(directory)/\(epoch)"
+                reads += 1
                 if let owner = EpochDirectories.owner(of: path) {
                     let ownerGone = owner.pid == ownPid || !EpochDirectories.isAlive(owner.pid)
                     let idle = now > owner.activityNs && now - owner.activityNs >= minAge
@@ -67,6 +102,7 @@ extension DriverCore {
                 }
                 do {
                     try FileManager.default.removeItem(atPath: path)
+                    removals += 1
                     counters.epochDirectoriesCollected &+= 1
                     logger.info("epoch directory collected", metadata: ["path": "\(path)"])
                 } catch {

@@ -1,5 +1,6 @@
 import DriverConfig
 import Foundation
+import SBE
 import TensorPoolDriver
 import TensorPoolWire
 import Testing
@@ -49,5 +50,55 @@ struct DriverUnitTests {
         let clock = SystemDriverClock()
         let first = clock.monotonicNs()
         #expect(clock.monotonicNs() >= first && clock.realtimeNs() > 1_700_000_000_000_000_000)
+    }
+}
+
+@Suite("Driver bookkeeping stays bounded")
+struct DriverBoundsTests {
+    final class NullOutput: DriverOutput {
+        func sendControl(_ message: UnsafeRawBufferPointer) -> Bool { true }
+        func sendAnnounce(_ message: UnsafeRawBufferPointer) -> Bool { true }
+    }
+
+    @Test("ended leases are remembered only up to the history size")
+    func endedHistory() throws {
+        let directory = "/dev/shm/tp-unit-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = try DriverConfiguration.parse(
+            """
+            [shm]
+            base_dir = "\(directory)"
+            [policies]
+            prefault_shm = false
+            [profiles.p]
+            header_nslots = 8
+            payload_pools = [ { pool_id = 1, stride_bytes = 1024 } ]
+            [streams.s]
+            stream_id = 10000
+            profile = "p"
+            """)
+        let core = try DriverCore(configuration: configuration, output: NullOutput())
+        defer { core.close(unlinkFiles: true) }
+        var bytes = [UInt8](repeating: 0, count: 256)
+        for index in 0..<(DriverCore.endedLeaseHistory + 100) {
+            let length = try bytes.withUnsafeMutableBytes { buffer in
+                let encoder = try DriverSchema.ShmAttachRequestEncoder.wrapAndApplyHeader(buffer)
+                encoder.correlationId = Int64(index)
+                encoder.streamId = 10_000
+                encoder.clientId = UInt32(index + 1)
+                encoder.role = .consumer
+                encoder.expectedLayoutVersion = 0
+                encoder.publishMode = nil
+                encoder.requireHugepages = .unspecified
+                encoder.desiredNodeId = nil
+                return 8 + encoder.encodedLength
+            }
+            bytes.withUnsafeBytes { core.onControlMessage(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+            if let lease = core.leases.values.first { core.revoke(leaseId: lease.id) }
+        }
+        #expect(core.leases.isEmpty)
+        #expect(core.endedLeases.count == DriverCore.endedLeaseHistory)
+        #expect(core.counters.revocationsSent == UInt64(DriverCore.endedLeaseHistory + 100))
     }
 }

@@ -13,40 +13,40 @@ final class DriverThreadStats: Sendable {
     let busyNanos = Atomic<UInt64>(0)
     /// Duty cycles that did work.
     let busyCycles = Atomic<UInt64>(0)
-    /// Duty cycles that reported no work yet took more than ``slowIdleThresholdNanos`` (the epoch GC's sweeps).
-    let slowIdleCycles = Atomic<UInt64>(0)
-    /// Nanoseconds spent in those slow idle cycles.
-    let slowIdleNanos = Atomic<UInt64>(0)
+    /// Duty cycles, with or without work, that took more than ``longCycleThresholdNanos``: the epoch GC's sweeps
+    /// (which run inside a duty cycle and report no work of their own), or the thread being preempted.
+    let longCycles = Atomic<UInt64>(0)
+    /// Nanoseconds spent in those long duty cycles.
+    let longNanos = Atomic<UInt64>(0)
     /// The longest duty cycle since the last ``resetMaximum()``.
     let maxCycleNanos = Atomic<UInt64>(0)
     /// `pthread_self()` of the driver thread, once started (0 before).
     let thread = Atomic<UInt>(0)
 
-    static let slowIdleThresholdNanos: UInt64 = 20_000
+    static let longCycleThresholdNanos: UInt64 = 1_000_000
 
     func resetMaximum() { maxCycleNanos.store(0, ordering: .relaxed) }
 
     struct Snapshot {
         var busyNanos: UInt64
         var busyCycles: UInt64
-        var slowIdleCycles: UInt64
-        var slowIdleNanos: UInt64
+        var longCycles: UInt64
+        var longNanos: UInt64
         var maxCycleNanos: UInt64
 
         static func - (lhs: Snapshot, rhs: Snapshot) -> Snapshot {
             Snapshot(
                 busyNanos: lhs.busyNanos &- rhs.busyNanos, busyCycles: lhs.busyCycles &- rhs.busyCycles,
-                slowIdleCycles: lhs.slowIdleCycles &- rhs.slowIdleCycles,
-                slowIdleNanos: lhs.slowIdleNanos &- rhs.slowIdleNanos, maxCycleNanos: lhs.maxCycleNanos)
+                longCycles: lhs.longCycles &- rhs.longCycles, longNanos: lhs.longNanos &- rhs.longNanos,
+                maxCycleNanos: lhs.maxCycleNanos)
         }
     }
 
     var snapshot: Snapshot {
         Snapshot(
             busyNanos: busyNanos.load(ordering: .relaxed), busyCycles: busyCycles.load(ordering: .relaxed),
-            slowIdleCycles: slowIdleCycles.load(ordering: .relaxed),
-            slowIdleNanos: slowIdleNanos.load(ordering: .relaxed), maxCycleNanos: maxCycleNanos.load(ordering: .relaxed)
-        )
+            longCycles: longCycles.load(ordering: .relaxed), longNanos: longNanos.load(ordering: .relaxed),
+            maxCycleNanos: maxCycleNanos.load(ordering: .relaxed))
     }
 }
 
@@ -75,9 +75,10 @@ final class MeasuredDriverAgent: Agent {
         if work > 0 {
             stats.busyNanos.wrappingAdd(elapsed, ordering: .relaxed)
             stats.busyCycles.wrappingAdd(1, ordering: .relaxed)
-        } else if elapsed > DriverThreadStats.slowIdleThresholdNanos {
-            stats.slowIdleNanos.wrappingAdd(elapsed, ordering: .relaxed)
-            stats.slowIdleCycles.wrappingAdd(1, ordering: .relaxed)
+        }
+        if elapsed > DriverThreadStats.longCycleThresholdNanos {
+            stats.longNanos.wrappingAdd(elapsed, ordering: .relaxed)
+            stats.longCycles.wrappingAdd(1, ordering: .relaxed)
         }
         if elapsed > stats.maxCycleNanos.load(ordering: .relaxed) {
             stats.maxCycleNanos.store(elapsed, ordering: .relaxed)
@@ -107,6 +108,8 @@ final class BenchDriver {
     let stats = DriverThreadStats()
     let idle: DriverIdle
     private var closeRunner: (() -> DriverCore)?
+    /// Leases the driver still remembers once stopped (`DriverCore.endedLeases`, one entry per lease that ended).
+    private(set) var endedLeasesAtClose = 0
 
     /// The configuration: the driver's defaults (epoch GC included: keep 2, runs every announce period of 1 s, min
     /// age 3 announce periods) except for the base directory, `prefault_shm = false` and one small profile.
@@ -183,6 +186,7 @@ final class BenchDriver {
     func close() {
         if let closeRunner {
             let core = closeRunner()
+            endedLeasesAtClose = core.endedLeases.count
             core.close(unlinkFiles: true)
             self.closeRunner = nil
         }

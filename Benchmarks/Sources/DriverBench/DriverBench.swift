@@ -16,7 +16,7 @@ import TensorPoolWire
 /// - allocations per cycle on the driver thread, the client thread and elsewhere (malloc interposer).
 ///
 /// Usage: `driver-bench [--attaches N] [--seconds S] [--warmup N] [--malloc-cycles N] [--idle spin,yield,backoff]
-///   [--clients client,raw] [--settle S] [--markdown]`
+///   [--clients client,raw] [--roles consumer,producer] [--settle S] [--markdown]`
 @main
 struct DriverBench {
     struct Options {
@@ -26,6 +26,7 @@ struct DriverBench {
         var mallocCycles = 200
         var idles: [DriverIdle] = [.spin, .yield]
         var kinds: [SessionKind] = [.client, .raw]
+        var roles: [DriverSchema.Role] = [.consumer, .producer]
         var settleSeconds = 6.0
         var markdown = false
     }
@@ -51,10 +52,25 @@ struct DriverBench {
             case "--settle": options.settleSeconds = iterator.next().flatMap(Double.init) ?? options.settleSeconds
             case "--idle":
                 let names = (iterator.next() ?? "").split(separator: ",").map(String.init)
-                options.idles = names.map { DriverIdle(rawValue: $0) ?? fail("unknown idle strategy \($0)") }
+                options.idles = names.map { name in
+                    guard let idle = DriverIdle(rawValue: name) else { fail("unknown idle strategy \(name)") }
+                    return idle
+                }
             case "--clients":
                 let names = (iterator.next() ?? "").split(separator: ",").map(String.init)
-                options.kinds = names.map { SessionKind(rawValue: $0) ?? fail("unknown client kind \($0)") }
+                options.kinds = names.map { name in
+                    guard let kind = SessionKind(rawValue: name) else { fail("unknown client kind \(name)") }
+                    return kind
+                }
+            case "--roles":
+                let names = (iterator.next() ?? "").split(separator: ",").map(String.init)
+                options.roles = names.map { name in
+                    switch name {
+                    case "consumer": return .consumer
+                    case "producer": return .producer
+                    default: fail("unknown role \(name)")
+                    }
+                }
             case "--markdown": options.markdown = true
             default: fail("unknown argument \(argument)")
             }
@@ -98,13 +114,18 @@ struct DriverBench {
             "  \(ProcessInfo.processInfo.activeProcessorCount) CPUs; malloc counting "
                 + (MallocCounting.works ? "active" : "not active (interposer not loaded)"))
 
+        let sleep = usleepCalibration()
+        print(
+            String(
+                format: "  usleep(100), which DriverClient calls between polls, sleeps %.0f µs (median), %.0f µs (p99)",
+                sleep.median / 1000, sleep.p99 / 1000))
         var rows: [Row] = []
         var notes: [String] = []
         for (index, idle) in options.idles.enumerated() {
             let driver = try BenchDriver(mediaDriver: mediaDriver, idle: idle, controlStreamId: 1_000 + Int32(index))
             do {
                 var fileCounts: [String] = []
-                for role in [DriverSchema.Role.consumer, .producer] {
+                for role in options.roles {
                     for kind in options.kinds {
                         let row: Row
                         switch kind {
@@ -119,17 +140,14 @@ struct DriverBench {
                         }
                         rows.append(row)
                         if role == .producer { fileCounts.append("\(driver.fileCount) after \(kind)") }
-                        FileHandle.standardError.write(Data("  done: \(idle) \(role) \(kind)\n".utf8))
+                        FileHandle.standardError.write(Data("  done: \(idle) \(name(role)) \(kind)\n".utf8))
                     }
                 }
-                let stats = driver.stats.snapshot
-                notes.append(
-                    "\(idle): files under the SHM base dir at the end of each producer phase: "
-                        + fileCounts.joined(separator: ", ")
-                        + String(
-                            format: "; idle duty cycles over %.0f µs (epoch GC sweeps): %d, %.1f ms in all",
-                            Double(DriverThreadStats.slowIdleThresholdNanos) / 1000, stats.slowIdleCycles,
-                            Double(stats.slowIdleNanos) / 1e6))
+                if !fileCounts.isEmpty {
+                    notes.append(
+                        "\(idle): files under the SHM base dir at the end of each producer phase: "
+                            + fileCounts.joined(separator: ", "))
+                }
                 if index == options.idles.count - 1 && options.settleSeconds > 0 {
                     notes.append(settle(driver, seconds: options.settleSeconds))
                 }
@@ -138,6 +156,9 @@ struct DriverBench {
                 throw error
             }
             driver.close()
+            notes.append(
+                "\(idle): the driver remembered \(driver.endedLeasesAtClose) ended leases when it stopped"
+                    + " (DriverCore.endedLeases keeps a bounded history)")
         }
         print(table(rows, markdown: options.markdown))
         print(
@@ -147,6 +168,14 @@ struct DriverBench {
             "busy time per cycle (duty cycles that did work); mallocs per cycle on the driver thread / client thread /"
         )
         print("other threads. raw = hand-encoded requests, busy-polled answers (no DriverClient).")
+        for row in rows {
+            print(
+                String(
+                    format: "%@ %@ %@: %d cycles in %.2f s; driver duty cycles over 1 ms: %d, %.0f ms in all, longest"
+                        + " %.1f ms",
+                    row.idle.rawValue, name(row.role), row.kind.rawValue, row.cycles, Double(row.cycleNanos) / 1e9,
+                    row.driver.longCycles, Double(row.driver.longNanos) / 1e6, Double(row.driver.maxCycleNanos) / 1e6))
+        }
         for note in notes { print(note) }
     }
 
@@ -205,9 +234,23 @@ struct DriverBench {
             count = driver.fileCount
             samples.append(String(format: "%d at %.1f s", count, Double(monotonicNanos() &- start) / 1e9))
         }
-        return "\(driver.idle): files while idle after the last phase (epoch GC: keep 2, min age 3 s, every 1 s): "
+        return "\(driver.idle): files while idle after the last phase (epoch GC: keep 2, min age 3 s): "
             + samples.joined(separator: ", ")
     }
+
+    /// How long `usleep(100)` really sleeps here (timer slack and wake-up included): median and p99 of 200.
+    static func usleepCalibration() -> (median: Double, p99: Double) {
+        var samples: [Double] = []
+        for _ in 0..<200 {
+            let start = monotonicNanos()
+            usleep(100)
+            samples.append(Double(monotonicNanos() &- start))
+        }
+        samples.sort()
+        return (samples[samples.count / 2], samples[samples.count * 99 / 100])
+    }
+
+    static func name(_ role: DriverSchema.Role) -> String { role == .producer ? "producer" : "consumer" }
 
     static func micros(_ nanos: UInt64) -> String {
         let value = Double(nanos) / 1000
@@ -222,7 +265,7 @@ struct DriverBench {
         let body = rows.map { row -> [String] in
             let perCycle = { (count: Int) in String(format: "%.1f", Double(count) / Double(row.mallocCycles)) }
             return [
-                row.idle.rawValue, "\(row.role)", row.kind.rawValue,
+                row.idle.rawValue, name(row.role), row.kind.rawValue,
                 micros(row.histogram.valueAtPercentile(50)), micros(row.histogram.valueAtPercentile(90)),
                 micros(row.histogram.valueAtPercentile(99)), micros(row.histogram.max),
                 String(format: "%.0f", Double(row.cycles) * 1e9 / Double(row.cycleNanos)),

@@ -180,7 +180,7 @@ final class RawSession: BenchSession {
     func attach(_ role: DriverSchema.Role) throws -> Lease {
         let correlation = nextCorrelation
         nextCorrelation &+= 1
-        var encoder = try DriverSchema.ShmAttachRequestEncoder.wrapAndApplyHeader(buffer)
+        let encoder = try DriverSchema.ShmAttachRequestEncoder.wrapAndApplyHeader(buffer)
         encoder.correlationId = correlation
         encoder.streamId = BenchDriver.streamId
         encoder.clientId = clientId
@@ -200,7 +200,7 @@ final class RawSession: BenchSession {
     func detach(_ lease: Lease) throws {
         let correlation = nextCorrelation
         nextCorrelation &+= 1
-        var encoder = try DriverSchema.ShmDetachRequestEncoder.wrapAndApplyHeader(buffer)
+        let encoder = try DriverSchema.ShmDetachRequestEncoder.wrapAndApplyHeader(buffer)
         encoder.correlationId = correlation
         encoder.leaseId = lease.leaseId
         encoder.streamId = BenchDriver.streamId
