@@ -53,7 +53,8 @@ public struct RegionCreateOptions: Hashable, Sendable {
     public var fileMode: UInt32 = 0o660
     /// Mode of directories created on the way (default `02770`: setgid, owner and group).
     public var directoryMode: UInt32 = 0o2770
-    /// Touch every page at creation so that the first frames do not fault.
+    /// Reserve (`posix_fallocate`, so a full file system is an error now rather than a `SIGBUS` later) and touch every
+    /// page at creation, so that the first frames do not fault.
     public var prefault: Bool = false
     /// Lock the mapping into memory; a failing `mlock` is an error.
     public var lockMemory: Bool = false
@@ -145,6 +146,12 @@ public final class MappedRegion: @unchecked Sendable {
             }
             guard ftruncate(descriptor, off_t(fileSize)) == 0 else {
                 throw .system(operation: "ftruncate", path: path, errno: errno)
+            }
+            if options.prefault {
+                // Reserve the pages now: on a full tmpfs this fails with ENOSPC here, instead of a SIGBUS later
+                // when a page is first touched.
+                let result = posix_fallocate(descriptor, 0, off_t(fileSize))
+                guard result == 0 else { throw .system(operation: "posix_fallocate", path: path, errno: result) }
             }
             let region = try mapDescriptor(
                 descriptor, path: path, length: size, writable: true, hugetlbfs: hugetlbfs)

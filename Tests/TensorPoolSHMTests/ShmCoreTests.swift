@@ -295,6 +295,24 @@ struct CreateOptionTests {
         }
     }
 
+    @Test(
+        "a prefaulted region larger than its file system fails with ENOSPC instead of a SIGBUS later",
+        .enabled(if: getuid() == 0, "needs root to mount a small tmpfs"))
+    func prefaultOnFullFileSystem() throws {
+        let mountPoint = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: mountPoint) }
+        try #require(mount("tmpfs", mountPoint, "tmpfs", 0, "size=1m") == 0, "mount a 1 MiB tmpfs")
+        defer { umount(mountPoint) }
+        var options = RegionCreateOptions()
+        options.prefault = true
+        #expect(throws: RegionError.system(operation: "posix_fallocate", path: mountPoint + "/big", errno: ENOSPC)) {
+            try MappedRegion.create(path: mountPoint + "/big", size: 4 << 20, options: options)
+        }
+        #expect(!FileManager.default.fileExists(atPath: mountPoint + "/big"), "the failed file is removed")
+        let small = try MappedRegion.create(path: mountPoint + "/small", size: 256 << 10, options: options)
+        #expect(small.isMapped)
+    }
+
     @Test("requiring hugepages on tmpfs is refused, verified with fstatfs")
     func hugepagesRequiredOnTmpfs() throws {
         let directory = try scratchDirectory()
