@@ -198,10 +198,14 @@ public final class DriverClient {
 
     static func randomClientId() -> UInt32 { UInt32.random(in: 1...UInt32.max) }
 
-    static func monotonicNs() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    static func monotonicNs() -> UInt64 { UInt64(MonotonicClock.now()) }
+
+    static func realtimeNs() -> UInt64 { UInt64(EpochNanoClock.now()) }
+
+    /// The monotonic time `timeout` from now.
+    static func deadline(after timeout: Duration) -> UInt64 {
+        let (seconds, attoseconds) = timeout.components
+        return monotonicNs() &+ UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 
     func takeCorrelationId() -> Int64 {
@@ -231,9 +235,7 @@ public final class DriverClient {
         hugepages: DriverSchema.HugepagesPolicy = .unspecified, desiredNodeId: UInt32? = nil,
         expectedLayoutVersion: UInt32 = 0, timeout: Duration = .seconds(10)
     ) throws(DriverClientError) -> LeaseGrant {
-        let deadline =
-            Self.monotonicNs() &+ UInt64(timeout.components.seconds) * 1_000_000_000
-            &+ UInt64(timeout.components.attoseconds / 1_000_000_000)
+        let deadline = Self.deadline(after: timeout)
         var backoff = options.initialBackoffNs
         var attempts = 0
         while Self.monotonicNs() < deadline {
@@ -303,9 +305,7 @@ public final class DriverClient {
         guard let correlation = sendDetach(leaseId: grant.leaseId, streamId: grant.streamId, role: grant.role) else {
             throw .notConnected
         }
-        let deadline =
-            Self.monotonicNs() &+ UInt64(timeout.components.seconds) * 1_000_000_000
-            &+ UInt64(timeout.components.attoseconds / 1_000_000_000)
+        let deadline = Self.deadline(after: timeout)
         while Self.monotonicNs() < deadline {
             doWork()
             if case .answeredDetach(let code) = pending[correlation] {
@@ -370,9 +370,7 @@ public final class DriverClient {
     @discardableResult
     public func sendKeepalives() -> Int {
         var sent = 0
-        var realtime = timespec()
-        clock_gettime(CLOCK_REALTIME, &realtime)
-        let stamp = UInt64(realtime.tv_sec) &* 1_000_000_000 &+ UInt64(realtime.tv_nsec)
+        let stamp = Self.realtimeNs()
         for grant in leases.values {
             let ok = send { buffer in
                 let encoder = try DriverSchema.ShmLeaseKeepaliveEncoder.wrapAndApplyHeader(buffer)
@@ -454,9 +452,7 @@ public final class DriverClient {
         case .success(let grant):
             leases[grant.leaseId] = grant
             if let expiry = grant.leaseExpiryTimestampNs {
-                var realtime = timespec()
-                clock_gettime(CLOCK_REALTIME, &realtime)
-                let now = UInt64(realtime.tv_sec) &* 1_000_000_000 &+ UInt64(realtime.tv_nsec)
+                let now = Self.realtimeNs()
                 if expiry > now { keepaliveIntervalNs = min(keepaliveIntervalNs, max((expiry - now) / 3, 1_000_000)) }
             }
             if role == .consumer { consumedStreams[grant.streamId, default: 0] += 1 }

@@ -1,8 +1,5 @@
+import Agents
 public import TensorPoolWire
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Where the driver's outgoing messages go: the control-plane stream (responses, revocations, shutdown) and the
 /// announce stream (`ShmPoolAnnounce`). The agent backs it with Aeron publications; tests capture the bytes.
@@ -27,16 +24,10 @@ public final class SystemDriverClock: DriverClock {
     public init() {}
 
     /// `CLOCK_MONOTONIC` in nanoseconds.
-    public func monotonicNs() -> UInt64 { Self.read(CLOCK_MONOTONIC) }
+    public func monotonicNs() -> UInt64 { UInt64(MonotonicClock.now()) }
 
     /// `CLOCK_REALTIME` in nanoseconds.
-    public func realtimeNs() -> UInt64 { Self.read(CLOCK_REALTIME) }
-
-    static func read(_ clock: clockid_t) -> UInt64 {
-        var spec = timespec()
-        clock_gettime(clock, &spec)
-        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
-    }
+    public func realtimeNs() -> UInt64 { UInt64(EpochNanoClock.now()) }
 }
 
 /// The lease lifecycle of driver spec §4.7: ATTACHED → ACTIVE → one of the three terminal states.
