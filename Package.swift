@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "DriverConfig", targets: ["DriverConfig"]),
         .library(name: "TensorPoolDriver", targets: ["TensorPoolDriver"]),
         .library(name: "DriverClient", targets: ["DriverClient"]),
+        .library(name: "TensorPoolClient", targets: ["TensorPoolClient"]),
         .library(name: "Compliance", targets: ["Compliance"]),
         .library(name: "ConformanceSupport", targets: ["ConformanceSupport"]),
         .executable(name: "tp-aeron", targets: ["AeronTool"]),
@@ -97,6 +98,12 @@ let package = Package(
         .target(
             name: "DriverClient",
             dependencies: ["Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM"],
+            swiftSettings: strictSwift
+        ),
+        // Producer and consumer clients: attach over the driver, publish and receive frames zero-copy.
+        .target(
+            name: "TensorPoolClient",
+            dependencies: ["Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM", "DriverClient"],
             swiftSettings: strictSwift
         ),
         // The SHM driver role: leases, epochs, provisioning, announces, stream-id ranges, epoch GC, shutdown.
@@ -211,7 +218,7 @@ let package = Package(
             name: "Conformance",
             dependencies: [
                 "ConformanceSupport", "SBE", "TensorPoolWire", "TensorPoolSHM", "ShmTool", "TestProcesses",
-                "TensorPoolDriver", "DriverClient", "DriverConfig", "DriverTool", "Aeron", "Agents",
+                "TensorPoolDriver", "DriverClient", "DriverConfig", "DriverTool", "Aeron", "Agents", "TensorPoolClient",
             ],
             path: "Conformance",
             exclude: ["uncovered.txt"],

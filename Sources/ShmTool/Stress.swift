@@ -168,7 +168,8 @@ enum StressRunner {
     /// Maps the writer's regions and reads as fast as it can for `seconds`, alternating copy and in-place reads and
     /// lagging behind the writer by 0…nslots-1 frames to provoke overwrites; checks every accepted frame byte for byte.
     ///
-    /// With `skipRecheck` (a negative control) in-place frames are trusted without the final `seq_commit` re-check,
+    /// With `skipRecheck` (a negative control) in-place frames are used after the writer has lapped the ring and
+    /// trusted without the final `seq_commit` re-check,
     /// which is exactly the mistake the seqlock protocol exists to prevent: such a run is expected to count corrupt
     /// frames.
     static func reader(
@@ -217,6 +218,12 @@ enum StressRunner {
                 ? reader.read(seq: target, epoch: announce.epoch)
                 : reader.readCopy(seq: target, epoch: announce.epoch, into: copy)
             guard case .frame(let frame) = result else { continue }
+            if skipRecheck {
+                // The control uses the frame the way a careless consumer would, late: after the writer has lapped
+                // the ring. Only the final re-check (skipped here) can tell that the bytes are no longer the frame's.
+                let lapped = now() + 1
+                while cursor.load() <= target &+ nslots && now() < lapped {}
+            }
             let expectedLength = StressPattern.length(seq: target, maxLength: payload)
             var good =
                 frame.payload.count == expectedLength && frame.timestampNs == StressPattern.timestamp(seq: target)

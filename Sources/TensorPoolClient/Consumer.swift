@@ -1,0 +1,128 @@
+import Aeron
+import Agents
+public import DriverClient
+import SBE
+public import TensorPoolSHM
+import TensorPoolWire
+
+/// Receives frames from ``Consumer/poll(into:fragmentLimit:)``.
+public protocol FrameHandling {
+    /// One validated frame. The view (its payload in SHM, zero copy) is valid only during the call; call
+    /// `consumer.isStillValid(frame)` after using the payload and discard the result when it is false.
+    mutating func onFrame(_ frame: FrameView, consumer: Consumer)
+}
+
+/// A consumer's handle on one stream: its lease, the mapping state machine over the announced regions, and the
+/// descriptor and announce subscriptions (wire spec §10.1–10.2, §15.21; driver spec §2.3, §4.9).
+///
+/// ``poll(into:fragmentLimit:)`` reads descriptors and hands each validated frame to the handler; announces of a new
+/// epoch remap (dropping what is in flight); a revocation of the producer waits for that announce.
+public final class Consumer {
+    /// The lease and the regions of the attach.
+    public private(set) var grant: LeaseGrant
+    /// The mapping state machine (M0/M1) and its reader.
+    public let mapping: ConsumerMapping
+    /// Whether the lease is still held.
+    public private(set) var isActive = true
+    /// Times the consumer remapped to a new epoch.
+    public private(set) var remaps: UInt64 = 0
+    /// Descriptors of other streams on the shared descriptor stream, skipped.
+    public private(set) var otherStreams: UInt64 = 0
+
+    unowned let client: TensorPoolClient
+    let descriptors: Subscription
+    let announces: Subscription
+
+    init(client: TensorPoolClient, grant: LeaseGrant) throws(TensorPoolClientError) {
+        self.client = client
+        self.grant = grant
+        mapping = ConsumerMapping(policy: client.policy, freshnessWindowNs: client.context.freshnessWindowNs)
+        if case .rejected(let error) = mapping.handle(grant.regions, nowNs: UInt64(EpochNanoClock.now())) {
+            throw .regions(error)
+        }
+        do {
+            descriptors = try client.aeron.addSubscription(
+                channel: client.context.descriptorChannel, streamId: client.context.descriptorStreamId)
+            announces = try client.aeron.addSubscription(
+                channel: client.context.announceChannel, streamId: client.context.announceStreamId)
+        } catch {
+            mapping.unmap()
+            throw .aeron(error)
+        }
+    }
+
+    /// The stream consumed.
+    public var streamId: UInt32 { grant.streamId }
+    /// Consumer counters: accepted frames, `drops_gap`, `drops_late`, … across remaps.
+    public var counters: ConsumerCounters { mapping.counters }
+
+    /// Whether a zero-copy frame is still the committed content of its slot (see ``FrameReader/isStillValid(_:)``).
+    public func isStillValid(_ frame: FrameView) -> Bool { mapping.reader?.isStillValid(frame) ?? false }
+
+    /// Polls announces (remapping on a new epoch) and up to `fragmentLimit` descriptors, handing each accepted frame
+    /// to `handler`. Returns the number of fragments read.
+    public func poll<H: FrameHandling>(into handler: inout H, fragmentLimit: Int = 16) -> Int {
+        var announceHandler = AnnounceHandler(consumer: self)
+        var work = announces.poll(into: &announceHandler, fragmentLimit: 4)
+        var descriptorHandler = DescriptorHandler(consumer: self, handler: handler)
+        work += descriptors.poll(into: &descriptorHandler, fragmentLimit: fragmentLimit)
+        handler = descriptorHandler.handler
+        return work
+    }
+
+    struct AnnounceHandler: FragmentHandling {
+        unowned let consumer: Consumer
+        mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
+            consumer.onAnnounce(buffer)
+        }
+    }
+
+    struct DescriptorHandler<H: FrameHandling>: FragmentHandling {
+        unowned let consumer: Consumer
+        var handler: H
+        mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
+            guard let descriptor = try? WireSchema.FrameDescriptorDecoder(decodingHeaderOf: buffer) else { return }
+            guard descriptor.streamId == consumer.grant.streamId else {
+                consumer.otherStreams &+= 1
+                return
+            }
+            if case .frame(let frame) = consumer.mapping.read(seq: descriptor.seq, epoch: descriptor.epoch) {
+                handler.onFrame(frame, consumer: consumer)
+            }
+        }
+    }
+
+    /// A `ShmPoolAnnounce` for this stream with another epoch remaps (M1 → M0 → M1, §15.21); the same epoch
+    /// changes nothing. Announces of other streams and schemas are skipped.
+    func onAnnounce(_ buffer: UnsafeRawBufferPointer) {
+        guard isActive, let decoder = try? WireSchema.ShmPoolAnnounceDecoder(decodingHeaderOf: buffer),
+            decoder.streamId == grant.streamId, decoder.epoch != mapping.reader?.epoch ?? 0
+        else { return }
+        let announce = RegionAnnounce(decoder)  // allocates: once per epoch change, not per frame
+        switch mapping.handle(announce, nowNs: UInt64(EpochNanoClock.now())) {
+        case .mapped, .remapped: remaps &+= 1
+        default: break
+        }
+    }
+
+    /// The producer's lease ended: drop everything in flight and wait for the announce of the new epoch (§4.9).
+    func producerRevoked() {
+        mapping.unmap(.epochChanged)
+    }
+
+    /// This consumer's lease ended: stop using the regions.
+    func leaseEnded() {
+        isActive = false
+        mapping.unmap(.requested)
+    }
+
+    /// Detaches the lease and releases the regions and subscriptions.
+    public func close() {
+        if isActive { _ = try? client.driver.detach(grant) }
+        isActive = false
+        mapping.unmap()
+        descriptors.close()
+        announces.close()
+        client.forget(self)
+    }
+}
