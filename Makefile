@@ -45,6 +45,7 @@ build-release: aeron
 	$(SWIFT) build -c release --product tp-aeron
 	$(SWIFT) build -c release --product tp-shm
 	$(SWIFT) build -c release --product tp-driver
+	$(SWIFT) build -c release --product tp-client
 
 # Regenerate the codecs of every schema into $(1) and those of the test-only schema into $(2).
 define generate_into
@@ -92,13 +93,14 @@ report: compliance
 	$(TP_COMPLIANCE) report --format json --output .build/compliance/report.json
 	$(TP_COMPLIANCE) report --format junit --output .build/compliance/report-junit.xml
 
-# Until the tensor clients exist, the demo is an IPC ping-pong through an embedded media driver, then a writer and a
-# reader process racing on a 4-slot SHM ring (every accepted frame checked byte for byte), then tp-driver serving a
-# producer and a consumer process and shutting down in order.
+# The demo: an IPC ping-pong through an embedded media driver (the Aeron baseline), then a writer and a
+# reader process racing on a 4-slot SHM ring (every accepted frame checked byte for byte), then the tensor pool itself:
+# tp-driver, a producer process and a consumer process streaming a 480x1280 tensor (fps, MiB/s, drops, pattern
+# checked on every frame), and an orderly shutdown.
 run: build-release clean-shm
 	$(SWIFT) run -c release --skip-build tp-aeron pingpong --messages 100000 --warmup 20000
 	$(SWIFT) run -c release --skip-build tp-shm stress --seconds 3
-	Tools/driver-demo.sh .build/release
+	Tools/demo.sh .build/release 3
 
 # The longer run of the multi-process torn-read stress (`make test` runs it for 5 s).
 SOAK_SECONDS ?= 120

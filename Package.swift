@@ -33,6 +33,7 @@ let package = Package(
         .executable(name: "tp-compliance", targets: ["ComplianceTool"]),
         .executable(name: "tp-shm", targets: ["ShmTool"]),
         .executable(name: "tp-driver", targets: ["DriverTool"]),
+        .executable(name: "tp-client", targets: ["ClientTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -122,6 +123,15 @@ let package = Package(
                 "TensorPoolDriver", "DriverConfig", "DriverClient", "Aeron", "Agents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // `tp-client`: a producer or consumer of a synthetic 2-D tensor stream (demo and system tests).
+        .executableTarget(
+            name: "ClientTool",
+            dependencies: [
+                "TensorPoolClient", "TensorPoolSHM", "TensorPoolWire", "Aeron", "Agents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
         ),
@@ -219,6 +229,7 @@ let package = Package(
             dependencies: [
                 "ConformanceSupport", "SBE", "TensorPoolWire", "TensorPoolSHM", "ShmTool", "TestProcesses",
                 "TensorPoolDriver", "DriverClient", "DriverConfig", "DriverTool", "Aeron", "Agents", "TensorPoolClient",
+                "ClientTool",
             ],
             path: "Conformance",
             exclude: ["uncovered.txt"],

@@ -65,4 +65,15 @@ struct ExampleFilesTests {
             #expect(error.message.contains(path))
         }
     }
+
+    @Test("every file in Tools/config loads")
+    func everyFile() throws {
+        let directory = repositoryRoot.appendingPathComponent("Tools/config").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".toml") }
+        #expect(files.count >= 3)
+        for file in files {
+            let config = try DriverConfiguration.load(path: examplePath(file), environment: [:])
+            #expect(!config.profiles.isEmpty, "\(file)")
+        }
+    }
 }

@@ -1,0 +1,55 @@
+import ConformanceSupport
+import Foundation
+import TestProcesses
+import Testing
+
+/// Producer and consumer clients as separate processes (`tp-client`) over a `tp-driver` process.
+@Suite("Clients across processes", .serialized)
+struct ClientProcessConformance {
+    static var tool: URL {
+        get throws {
+            try #require(BuiltExecutable.named("tp-client", environment: "TP_CLIENT_TOOL"), "tp-client not built")
+        }
+    }
+
+    func arguments(_ driver: DriverProcess, descriptorStream: Int32, seconds: Int) -> [String] {
+        [
+            "--aeron-dir", driver.aeronDirectory, "--control-stream-id", "\(driver.controlStream)",
+            "--announce-stream-id", "\(driver.announceStream)", "--descriptor-stream-id", "\(descriptorStream)",
+            "--allowed-base", driver.directory + "/shm", "--seconds", "\(seconds)",
+        ]
+    }
+
+    /// The number after `label` in `text` (e.g. "published" in "… 57000 frames published …").
+    func number(before label: String, in text: String) -> Int? {
+        guard let range = text.range(of: " \(label)") else { return nil }
+        return Int(text[..<range.lowerBound].split(separator: " ").last ?? "")
+    }
+
+    @Test(
+        "a producer process and a consumer process stream frames through the driver: every frame checked, none corrupt",
+        .verifies("WIRE-10.2.1-001", "WIRE-10.2.1-011", "DRV-2.2-001", "DRV-2.3-001"))
+    func twoProcesses() throws {
+        let driver = try DriverProcess()
+        try driver.start()
+        let descriptorStream = TestMediaDriver.uniqueStreamId()
+        let consumer = try Child(
+            try Self.tool, ["consume"] + arguments(driver, descriptorStream: descriptorStream, seconds: 4))
+        #expect(waitFor(timeout: .seconds(20)) { consumer.output.contains("consumer attached") }, "\(consumer.output)")
+        let producer = try Child(
+            try Self.tool,
+            ["produce", "--rows", "16", "--columns", "1024", "--rate", "1000"]  // a pace a debug-built consumer keeps
+                + arguments(driver, descriptorStream: descriptorStream, seconds: 2))
+        #expect(producer.wait(timeout: .seconds(30)) == 0, "producer: \(producer.output)")
+        #expect(consumer.wait(timeout: .seconds(30)) == 0, "consumer: \(consumer.output)")
+        let published = try #require(number(before: "frames published", in: producer.output), "\(producer.output)")
+        let unsent = number(before: "without a subscriber", in: producer.output) ?? 0
+        let checked = try #require(number(before: "frames checked", in: consumer.output), "\(consumer.output)")
+        let corrupt = try #require(
+            number(before: "corrupt", in: consumer.output.components(separatedBy: "consumer done").last ?? ""))
+        #expect(published > 1_000 && published <= 2_100)
+        #expect(corrupt == 0)
+        #expect(
+            checked + unsent >= published * 99 / 100, "published \(published), unsent \(unsent), checked \(checked)")
+    }
+}

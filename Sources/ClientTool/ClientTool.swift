@@ -1,0 +1,192 @@
+import Aeron
+import Agents
+import ArgumentParser
+import Foundation
+import TensorPoolClient
+import TensorPoolSHM
+import TensorPoolWire
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `tp-client`: a producer and a consumer of a synthetic 2-D tensor stream, for demos and system tests.
+@main
+struct ClientTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tp-client",
+        abstract: "Produce or consume a synthetic 2-D tensor stream through the SHM driver.",
+        subcommands: [Produce.self, Consume.self])
+}
+
+/// Options shared by both roles.
+struct Endpoint: ParsableArguments {
+    @Option(help: "Aeron directory of the media driver.")
+    var aeronDir: String?
+
+    @Option(help: "The driver's control stream.")
+    var controlStreamId: Int32 = 1000
+
+    @Option(help: "The driver's announce stream.")
+    var announceStreamId: Int32 = 1001
+
+    @Option(help: "The FrameDescriptor stream.")
+    var descriptorStreamId: Int32 = 1100
+
+    @Option(help: "Directory announced regions must lie in.")
+    var allowedBase: String = "/dev/shm"
+
+    @Option(help: "Stream to attach to.")
+    var stream: UInt32 = 10_000
+
+    @Option(help: "Seconds to run.")
+    var seconds: Double = 3
+
+    func connect() throws -> TensorPoolClient {
+        var context = TensorPoolContext()
+        context.controlStreamId = controlStreamId
+        context.announceStreamId = announceStreamId
+        context.descriptorStreamId = descriptorStreamId
+        context.allowedBaseDirectories = [allowedBase]
+        return try TensorPoolClient(
+            context: context, aeron: try AeronClient(context: AeronContext(directory: aeronDir)))
+    }
+}
+
+/// The frame pattern: row `r` of frame `seq` is filled with `(seq + r) & 0xFF`.
+enum Pattern {
+    static func fill(_ payload: UnsafeMutableRawBufferPointer, seq: UInt64, rows: Int, columns: Int) {
+        for row in 0..<rows {
+            let value = UInt8(truncatingIfNeeded: seq &+ UInt64(row))
+            UnsafeMutableRawBufferPointer(rebasing: payload[(row * columns)..<((row + 1) * columns)])
+                .initializeMemory(as: UInt8.self, repeating: value)
+        }
+    }
+
+    static func check(_ payload: UnsafeRawBufferPointer, seq: UInt64, rows: Int, columns: Int) -> Bool {
+        guard payload.count == rows * columns else { return false }
+        for row in 0..<rows {
+            let value = UInt8(truncatingIfNeeded: seq &+ UInt64(row))
+            let start = row * columns
+            if payload[start] != value || payload[start + columns - 1] != value || payload[start + columns / 2] != value
+            {
+                return false
+            }
+        }
+        return true
+    }
+}
+
+func now() -> Double { Double(MonotonicClock.now()) / 1e9 }
+
+/// Publishes frames of `rows × columns` bytes.
+struct Produce: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Attach as producer and publish the pattern.")
+
+    @OptionGroup var endpoint: Endpoint
+
+    @Option(help: "Rows of the 2-D tensor.")
+    var rows: Int = 480
+
+    @Option(help: "Columns of the 2-D tensor (bytes per row).")
+    var columns: Int = 1_280
+
+    @Option(help: "Frames per second (0 = as fast as possible).")
+    var rate: Double = 0
+
+    func run() throws {
+        let client = try endpoint.connect()
+        let producer = try client.attachProducer(streamId: endpoint.stream)
+        let tensor = try TensorDescriptor(dtype: .uint8, shape: [rows, columns])
+        print("producer attached: stream \(endpoint.stream) epoch \(producer.epoch) frame \(rows)x\(columns)")
+        fflush(nil)
+        let start = now()
+        var lastReport = start
+        var lastFrames: UInt64 = 0
+        var next = start
+        while now() - start < endpoint.seconds && producer.isActive {
+            client.doWork()
+            if rate > 0 {
+                if now() < next { continue }
+                next += 1 / rate
+            }
+            let claim = try producer.tryClaim(length: rows * columns)
+            Pattern.fill(claim.payload, seq: claim.seq, rows: rows, columns: columns)
+            _ = try producer.commit(claim, tensor: tensor, timestampNs: UInt64(MonotonicClock.now()))
+            let t = now()
+            if t - lastReport >= 1 {
+                let frames = producer.framesPublished - lastFrames
+                let mib = Double(frames) * Double(rows * columns) / (t - lastReport) / 1_048_576
+                print(String(format: "producer: %.0f fps, %.1f MiB/s", Double(frames) / (t - lastReport), mib))
+                fflush(nil)
+                lastReport = t
+                lastFrames = producer.framesPublished
+            }
+        }
+        print(
+            "producer done: \(producer.framesPublished) frames published, \(producer.descriptorsNotSent) without a subscriber"
+        )
+        producer.close()
+    }
+}
+
+/// Receives frames and checks the pattern of each.
+struct Consume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Attach as consumer and check every frame.")
+
+    @OptionGroup var endpoint: Endpoint
+
+    struct Checker: FrameHandling {
+        var frames: UInt64 = 0
+        var bytes: UInt64 = 0
+        var corrupt: UInt64 = 0
+        var overwritten: UInt64 = 0
+
+        mutating func onFrame(_ frame: FrameView, consumer: Consumer) {
+            let rows = Int(frame.tensor.dims[0])
+            let columns = frame.tensor.ndims > 1 ? Int(frame.tensor.dims[1]) : 1
+            let good = Pattern.check(frame.payload, seq: frame.seq, rows: rows, columns: columns)
+            guard consumer.isStillValid(frame) else {
+                overwritten += 1
+                return
+            }
+            frames += 1
+            bytes += UInt64(frame.payload.count)
+            if !good { corrupt += 1 }
+        }
+    }
+
+    func run() throws {
+        let client = try endpoint.connect()
+        let consumer = try client.attachConsumer(streamId: endpoint.stream)
+        print("consumer attached: stream \(endpoint.stream) epoch \(consumer.grant.epoch)")
+        fflush(nil)
+        var checker = Checker()
+        let start = now()
+        var lastReport = start
+        var last = checker
+        while now() - start < endpoint.seconds && consumer.isActive {
+            client.doWork()
+            if consumer.poll(into: &checker, fragmentLimit: 64) == 0 { sched_yield() }
+            let t = now()
+            if t - lastReport >= 1 {
+                let frames = Double(checker.frames - last.frames) / (t - lastReport)
+                let mib = Double(checker.bytes - last.bytes) / (t - lastReport) / 1_048_576
+                let counters = consumer.counters
+                print(
+                    String(
+                        format: "consumer: %.0f fps, %.1f MiB/s, drops gap %llu late %llu, corrupt %llu", frames, mib,
+                        counters.dropsGap, counters.dropsLate, checker.corrupt))
+                fflush(nil)
+                lastReport = t
+                last = checker
+            }
+        }
+        let counters = consumer.counters
+        print(
+            "consumer done: \(checker.frames) frames checked, \(checker.corrupt) corrupt, drops gap \(counters.dropsGap) late \(counters.dropsLate), remaps \(consumer.remaps)"
+        )
+        consumer.close()
+        if checker.corrupt > 0 { throw ExitCode(1) }
+    }
+}
