@@ -43,7 +43,7 @@ struct ClientProcessConformance {
         #expect(producer.wait(timeout: .seconds(30)) == 0, "producer: \(producer.output)")
         #expect(consumer.wait(timeout: .seconds(30)) == 0, "consumer: \(consumer.output)")
         let published = try #require(number(before: "frames published", in: producer.output), "\(producer.output)")
-        let unsent = number(before: "without a subscriber", in: producer.output) ?? 0
+        let unsent = number(before: "descriptors not sent", in: producer.output) ?? 0
         let checked = try #require(number(before: "frames checked", in: consumer.output), "\(consumer.output)")
         let corrupt = try #require(
             number(before: "corrupt", in: consumer.output.components(separatedBy: "consumer done").last ?? ""))

@@ -100,6 +100,11 @@ struct Produce: ParsableCommand {
         let tensor = try TensorDescriptor(dtype: .uint8, shape: [rows, columns])
         print("producer attached: stream \(endpoint.stream) epoch \(producer.epoch) frame \(rows)x\(columns)")
         fflush(nil)
+        let connectBy = now() + 2  // give a waiting consumer's subscription time to connect
+        while !producer.hasSubscribers && now() < connectBy {
+            client.doWork()
+            usleep(1_000)
+        }
         let start = now()
         var lastReport = start
         var lastFrames: UInt64 = 0
@@ -124,7 +129,7 @@ struct Produce: ParsableCommand {
             }
         }
         print(
-            "producer done: \(producer.framesPublished) frames published, \(producer.descriptorsNotSent) without a subscriber"
+            "producer done: \(producer.framesPublished) frames published, \(producer.descriptorsNotSent) descriptors not sent (no subscriber or back pressure)"
         )
         producer.close()
     }

@@ -65,6 +65,10 @@ public final class Producer {
     public var streamId: UInt32 { grant.streamId }
     /// The epoch of the mapped regions.
     public var epoch: UInt64 { grant.epoch }
+    /// Whether some consumer subscribes to the descriptor stream (frames published while none does are committed
+    /// in SHM but announced to nobody).
+    public var hasSubscribers: Bool { publication.isConnected }
+
     /// The sequence the next frame gets.
     public var sequence: UInt64 { nextSeq }
 
