@@ -28,6 +28,13 @@ public final class Consumer {
     public private(set) var remaps: UInt64 = 0
     /// Descriptors of other streams on the shared descriptor stream, skipped.
     public private(set) var otherStreams: UInt64 = 0
+    /// Announces discarded as stale: older than the freshness window, replayed from before this consumer joined, of an
+    /// unknown clock domain, or with an epoch lower than the highest seen (wire spec §10.1.1).
+    public private(set) var staleAnnounces: UInt64 = 0
+    /// The highest epoch seen for the stream.
+    public private(set) var highestEpoch: UInt64
+    /// Monotonic time the consumer joined: announces stamped earlier are replays of the Aeron log (§10.1.1).
+    public let joinTimeNs: UInt64
 
     unowned let client: TensorPoolClient
     let descriptors: Subscription
@@ -36,6 +43,8 @@ public final class Consumer {
     init(client: TensorPoolClient, grant: LeaseGrant) throws(TensorPoolClientError) {
         self.client = client
         self.grant = grant
+        highestEpoch = grant.epoch
+        joinTimeNs = UInt64(MonotonicClock.now())
         mapping = ConsumerMapping(policy: client.policy, freshnessWindowNs: client.context.freshnessWindowNs)
         if case .rejected(let error) = mapping.handle(grant.regions, nowNs: UInt64(EpochNanoClock.now())) {
             throw .regions(error)
@@ -92,17 +101,49 @@ public final class Consumer {
         }
     }
 
-    /// A `ShmPoolAnnounce` for this stream with another epoch remaps (M1 → M0 → M1, §15.21); the same epoch
-    /// changes nothing. Announces of other streams and schemas are skipped.
+    /// A `ShmPoolAnnounce` for this stream is soft state (§10.1.1): it is discarded when stale (older than the
+    /// freshness window against the local clock of its domain, or, in the MONOTONIC domain, stamped before this
+    /// consumer joined), and when its epoch is lower than the highest seen. A fresh one with another epoch than the
+    /// mapped one remaps (M1 → M0 → M1, §15.21); the same epoch changes nothing. Other streams and schemas are skipped.
     func onAnnounce(_ buffer: UnsafeRawBufferPointer) {
         guard isActive, let decoder = try? WireSchema.ShmPoolAnnounceDecoder(decodingHeaderOf: buffer),
-            decoder.streamId == grant.streamId, decoder.epoch != mapping.reader?.epoch ?? 0
+            decoder.streamId == grant.streamId
         else { return }
+        guard
+            Self.isFresh(
+                timestampNs: decoder.announceTimestampNs, domain: decoder.announceClockDomain, joinTimeNs: joinTimeNs,
+                windowNs: client.context.freshnessWindowNs),
+            decoder.epoch >= highestEpoch
+        else {
+            staleAnnounces &+= 1
+            return
+        }
+        highestEpoch = decoder.epoch
+        guard decoder.epoch != mapping.reader?.epoch ?? 0 else { return }
         let announce = RegionAnnounce(decoder)  // allocates: once per epoch change, not per frame
         switch mapping.handle(announce, nowNs: UInt64(EpochNanoClock.now())) {
         case .mapped, .remapped: remaps &+= 1
         default: break
         }
+    }
+
+    /// The freshness rules of §10.1.1: MONOTONIC announces must be no older than the window and not stamped before
+    /// the consumer joined (replayed log content); REALTIME_SYNCED ones only the window, against the realtime clock;
+    /// other domains are not trusted.
+    static func isFresh(
+        timestampNs: UInt64, domain: WireSchema.ClockDomain, joinTimeNs: UInt64, windowNs: UInt64
+    ) -> Bool {
+        let now: UInt64
+        switch domain {
+        case .monotonic:
+            guard timestampNs >= joinTimeNs else { return false }
+            now = UInt64(MonotonicClock.now())
+        case .realtimeSynced:
+            now = UInt64(EpochNanoClock.now())
+        default:
+            return false
+        }
+        return now <= timestampNs || now - timestampNs <= windowNs
     }
 
     /// The producer's lease ended: drop everything in flight and wait for the announce of the new epoch (§4.9).
