@@ -35,6 +35,13 @@ public final class Consumer {
     public private(set) var highestEpoch: UInt64
     /// Monotonic time the consumer joined: announces stamped earlier are replays of the Aeron log (§10.1.1).
     public let joinTimeNs: UInt64
+    /// Local rate cap in frames per second (0 = every frame, STREAM mode). Frames closer together than `1/maxRateHz`
+    /// are dropped locally (wire spec §11), gated on the descriptor's timestamp when present, else the slot's capture
+    /// timestamp, else the local monotonic clock.
+    public var maxRateHz: UInt32 = 0
+    /// Frames dropped by the local rate cap.
+    public private(set) var rateLimited: UInt64 = 0
+    var lastDeliveredNs: UInt64?
 
     unowned let client: TensorPoolClient
     let descriptors: Subscription
@@ -95,7 +102,9 @@ public final class Consumer {
                 consumer.otherStreams &+= 1
                 return
             }
-            if case .frame(let frame) = consumer.mapping.read(seq: descriptor.seq, epoch: descriptor.epoch) {
+            if case .frame(let frame) = consumer.mapping.read(seq: descriptor.seq, epoch: descriptor.epoch),
+                consumer.admit(descriptorTimestampNs: descriptor.timestampNs, slotTimestampNs: frame.timestampNs)
+            {
                 handler.onFrame(frame, consumer: consumer)
             }
         }
@@ -125,6 +134,27 @@ public final class Consumer {
         case .mapped, .remapped: remaps &+= 1
         default: break
         }
+    }
+
+    /// The local rate gate of §11: descriptor timestamp, else slot timestamp (0 and the null value mean absent),
+    /// else the local monotonic clock.
+    func admit(descriptorTimestampNs: UInt64?, slotTimestampNs: UInt64) -> Bool {
+        guard maxRateHz > 0 else { return true }
+        let stamp: UInt64
+        if let descriptorTimestampNs {
+            stamp = descriptorTimestampNs
+        } else if slotTimestampNs != 0 && slotTimestampNs != UInt64.max {
+            stamp = slotTimestampNs
+        } else {
+            stamp = UInt64(MonotonicClock.now())
+        }
+        let period = 1_000_000_000 / UInt64(maxRateHz)
+        if let last = lastDeliveredNs, stamp >= last, stamp - last < period {
+            rateLimited &+= 1
+            return false
+        }
+        lastDeliveredNs = stamp
+        return true
     }
 
     /// The freshness rules of §10.1.1: MONOTONIC announces must be no older than the window and not stamped before

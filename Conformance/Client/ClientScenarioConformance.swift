@@ -1,0 +1,136 @@
+import ConformanceSupport
+import DriverClient
+import Foundation
+import TensorPoolClient
+import TensorPoolSHM
+import TestProcesses
+import Testing
+
+/// Pumps `clients` and polls `consumers` into their handlers until `condition` holds or 5 s pass.
+func pump(
+    _ clients: [TensorPoolClient], _ consumers: [Consumer], _ handlers: inout [CheckingHandler],
+    until condition: ([CheckingHandler]) -> Bool
+) {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while !condition(handlers) && ContinuousClock.now < deadline {
+        for client in clients { client.doWork() }
+        for index in consumers.indices { _ = consumers[index].poll(into: &handlers[index]) }
+        usleep(200)
+    }
+}
+
+/// Publishes one frame of the test pattern with a chosen slot timestamp.
+func publishOne(_ producer: Producer, timestampNs: UInt64, length: Int = 256) throws {
+    let claim = try producer.tryClaim(length: length)
+    claim.payload.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: claim.seq &* 31))
+    _ = try producer.commit(
+        claim, tensor: try TensorDescriptor(dtype: .uint8, shape: [length]), timestampNs: timestampNs)
+}
+
+/// Client scenarios of issue 7: several consumers, late joiners, a producer that dies, local rate limiting.
+@Suite("Clients: consumers, late joiners, producer restart, rate limiting", .serialized)
+struct ClientScenarioConformance {
+    @Test("four consumers on one stream each receive every frame", .verifies("DRV-5-003"))
+    func fourConsumers() throws {
+        let pair = try ClientPair()
+        let sides = try (0..<5).map { _ in try pair.client() }
+        let consumers = try sides[0..<4].map { try $0.attachConsumer(streamId: 10_000) }
+        let producer = try sides[4].attachProducer(streamId: 10_000)
+        var handlers = Array(repeating: CheckingHandler(), count: 4)
+        pump(sides, consumers, &handlers) { _ in
+            consumers.allSatisfy { $0.mapping.state == .mapped(epoch: producer.epoch) }
+        }
+        pump(sides, consumers, &handlers) { _ in producer.hasSubscribers }
+        for _ in 0..<25 {
+            _ = try publishPattern(producer, count: 4, length: 512)
+            pump(sides, consumers, &handlers) { handlers in
+                handlers.allSatisfy { $0.seqs.count == Int(producer.sequence) }
+            }
+        }
+        for handler in handlers {
+            #expect(handler.seqs == Array(0..<100) && handler.corrupt == 0)
+        }
+    }
+
+    @Test(
+        "a consumer attached after the producer maps the producer's epoch and receives what follows",
+        .verifies("DRV-2.3-001", "DRV-3-009"))
+    func lateConsumer() throws {
+        let pair = try ClientPair()
+        let producerSide = try pair.client()
+        let producer = try producerSide.attachProducer(streamId: 10_000)
+        _ = try publishPattern(producer, count: 10)  // nobody listens yet
+        let consumerSide = try pair.client()
+        let consumer = try consumerSide.attachConsumer(streamId: 10_000)
+        #expect(consumer.grant.epoch == producer.epoch && consumer.mapping.state == .mapped(epoch: producer.epoch))
+        var handlers = [CheckingHandler()]
+        pump([producerSide, consumerSide], [consumer], &handlers) { _ in producer.hasSubscribers }
+        _ = try publishPattern(producer, count: 5)
+        pump([producerSide, consumerSide], [consumer], &handlers) { $0[0].seqs.count == 5 }
+        #expect(handlers[0].seqs == [10, 11, 12, 13, 14] && handlers[0].corrupt == 0)
+    }
+
+    @Test(
+        "a producer that stops keeping its lease alive: consumers drop it, wait for the new epoch and follow the next producer",
+        .verifies("WIRE-15.2-004", "DRV-4.9-012", "DRV-7-002"))
+    func producerRestart() throws {
+        let pair = try ClientPair()
+        let consumerSide = try pair.client()
+        let consumer = try consumerSide.attachConsumer(streamId: 10_000)
+        let deadSide = try pair.client()
+        let dead = try deadSide.attachProducer(streamId: 10_000)
+        var handlers = [CheckingHandler()]
+        pump([consumerSide, deadSide], [consumer], &handlers) { _ in
+            consumer.mapping.state == .mapped(epoch: dead.epoch) && dead.hasSubscribers
+        }
+        _ = try publishPattern(dead, count: 3)
+        pump([consumerSide, deadSide], [consumer], &handlers) { $0[0].seqs.count == 3 }
+        // The dead producer's client is never pumped again: no keepalives, the lease expires (300 ms grace).
+        // The revocation unmaps the consumer; the announce of the bumped epoch may remap it right after.
+        pump([consumerSide], [consumer], &handlers) { _ in consumer.mapping.state != .mapped(epoch: dead.epoch) }
+        #expect(consumer.mapping.state != .mapped(epoch: dead.epoch), "the dead producer's epoch was dropped")
+        let nextSide = try pair.client()
+        let next = try nextSide.attachProducer(streamId: 10_000)
+        #expect(next.epoch > dead.epoch)
+        pump([consumerSide, nextSide], [consumer], &handlers) { _ in
+            consumer.mapping.state == .mapped(epoch: next.epoch) && next.hasSubscribers
+        }
+        _ = try publishPattern(next, count: 3)
+        pump([consumerSide, nextSide], [consumer], &handlers) { $0[0].seqs.count == 6 }
+        #expect(handlers[0].seqs == [0, 1, 2, 0, 1, 2] && handlers[0].corrupt == 0)
+    }
+
+    @Test(
+        "a local rate cap drops frames closer than 1/max_rate_hz, gating on the slot timestamp, else the local clock",
+        .verifies("WIRE-11-003", "WIRE-11-006", "WIRE-11-007"))
+    func rateLimited() throws {
+        let pair = try ClientPair()
+        let consumerSide = try pair.client()
+        let consumer = try consumerSide.attachConsumer(streamId: 10_000)
+        let producerSide = try pair.client()
+        let producer = try producerSide.attachProducer(streamId: 10_000)
+        var handlers = [CheckingHandler()]
+        pump([consumerSide, producerSide], [consumer], &handlers) { _ in
+            consumer.mapping.state == .mapped(epoch: producer.epoch) && producer.hasSubscribers
+        }
+        consumer.maxRateHz = 100  // one frame per 10 ms
+        // 50 frames whose capture timestamps are 1 ms apart (each read before the next, the ring holds 8): 5 pass.
+        for index in 0..<50 {
+            try publishOne(producer, timestampNs: 5_000_000_000 + UInt64(index) * 1_000_000)
+            pump([consumerSide, producerSide], [consumer], &handlers) { current in
+                consumer.rateLimited + UInt64(current[0].seqs.count) >= UInt64(index + 1)
+            }
+        }
+        #expect(handlers[0].seqs == [0, 10, 20, 30, 40] && consumer.rateLimited == 45)
+        // Without a usable timestamp the local clock gates: at 1 Hz, a burst of 20 lets exactly one frame through.
+        consumer.maxRateHz = 1
+        let before = handlers[0].seqs.count
+        for index in 0..<20 {
+            try publishOne(producer, timestampNs: 0)
+            pump([consumerSide, producerSide], [consumer], &handlers) { current in
+                consumer.rateLimited + UInt64(current[0].seqs.count) >= UInt64(50 + index + 1)
+            }
+        }
+        #expect(handlers[0].seqs.count - before == 1 && consumer.rateLimited == 45 + 19)
+    }
+}
