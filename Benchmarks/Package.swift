@@ -68,6 +68,22 @@ let package = Package(
             ],
             path: "Sources/DriverBench"
         ),
+        // Producer → consumer across two processes through the SHM driver hosted in the parent (issue 7, item 7).
+        .executableTarget(
+            name: "system-bench",
+            dependencies: [
+                "CAffinity",
+                .product(name: "Aeron", package: root),
+                .product(name: "Agents", package: root),
+                .product(name: "DriverConfig", package: root),
+                .product(name: "TensorPoolDriver", package: root),
+                .product(name: "TensorPoolSHM", package: root),
+                .product(name: "TensorPoolClient", package: root),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/SystemBench"
+        ),
         // Hot-path benchmarks with malloc counts (ordo-one/benchmark).
         .executableTarget(
             name: "AeronBaseline",

@@ -133,4 +133,49 @@ struct ClientScenarioConformance {
         }
         #expect(handlers[0].seqs.count - before == 1 && consumer.rateLimited == 45 + 19)
     }
+
+    @Test(
+        "frames and drops are published as Aeron counters that another client can read",
+        .verifies("WIRE-15.13-005"))
+    func aeronCounters() throws {
+        let pair = try ClientPair()
+        let consumerSide = try pair.client()
+        let consumer = try consumerSide.attachConsumer(streamId: 10_000)
+        let producerSide = try pair.client()
+        let producer = try producerSide.attachProducer(streamId: 10_000)
+        var handlers = [CheckingHandler()]
+        pump([consumerSide, producerSide], [consumer], &handlers) { _ in
+            consumer.mapping.state == .mapped(epoch: producer.epoch) && producer.hasSubscribers
+        }
+        _ = try publishPattern(producer, count: 6)
+        pump([consumerSide, producerSide], [consumer], &handlers) { $0[0].seqs.count == 6 }
+        let observer = try TestMediaDriver.client()
+        defer { observer.close() }
+        func value(_ type: Int32, lease: UInt64, client: UInt32) -> Int64? {
+            var key = [UInt8]()
+            withUnsafeBytes(of: UInt32(10_000).littleEndian) { key.append(contentsOf: $0) }
+            withUnsafeBytes(of: lease.littleEndian) { key.append(contentsOf: $0) }
+            withUnsafeBytes(of: client.littleEndian) { key.append(contentsOf: $0) }
+            return observer.counters.all.first { $0.typeId == type && Array($0.key.prefix(16)) == key }?.value
+        }
+        // The counters are added asynchronously; the duty cycle fills them in once they exist.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while value(
+            TensorPoolCounterType.framesPublished, lease: producer.grant.leaseId, client: producer.grant.clientId) != 6
+            && ContinuousClock.now < deadline
+        {
+            consumerSide.refreshCounters()
+            producerSide.refreshCounters()
+            usleep(1_000)
+        }
+        consumerSide.refreshCounters()
+        let p = (producer.grant.leaseId, producer.grant.clientId)
+        let c = (consumer.grant.leaseId, consumer.grant.clientId)
+        #expect(value(TensorPoolCounterType.framesPublished, lease: p.0, client: p.1) == 6)
+        #expect(value(TensorPoolCounterType.descriptorsNotSent, lease: p.0, client: p.1) == 0)
+        #expect(value(TensorPoolCounterType.framesAccepted, lease: c.0, client: c.1) == 6)
+        #expect(value(TensorPoolCounterType.dropsGap, lease: c.0, client: c.1) == 0)
+        #expect(value(TensorPoolCounterType.dropsLate, lease: c.0, client: c.1) == 0)
+        #expect((value(TensorPoolCounterType.remaps, lease: c.0, client: c.1) ?? 0) >= 1)
+    }
 }

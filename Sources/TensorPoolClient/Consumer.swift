@@ -46,6 +46,7 @@ public final class Consumer {
     unowned let client: TensorPoolClient
     let descriptors: Subscription
     let announces: Subscription
+    let counterSet: CounterSet
 
     init(client: TensorPoolClient, grant: LeaseGrant) throws(TensorPoolClientError) {
         self.client = client
@@ -65,6 +66,25 @@ public final class Consumer {
             mapping.unmap()
             throw .aeron(error)
         }
+        counterSet = CounterSet(
+            aeron: client.aeron, streamId: grant.streamId, leaseId: grant.leaseId, clientId: grant.clientId,
+            role: "consumer",
+            types: [
+                (TensorPoolCounterType.framesAccepted, "frames accepted"),
+                (TensorPoolCounterType.dropsGap, "drops gap"),
+                (TensorPoolCounterType.dropsLate, "drops late"),
+                (TensorPoolCounterType.dropsInvalid, "drops invalid"),
+                (TensorPoolCounterType.remaps, "remaps"),
+            ])
+    }
+
+    /// Copies the statistics into the Aeron counters.
+    func refreshCounters() {
+        let counters = mapping.counters
+        counterSet.set(
+            [counters.framesAccepted, counters.dropsGap, counters.dropsLate, counters.dropsInvalid, remaps].map {
+                Int64(truncatingIfNeeded: $0)
+            })
     }
 
     /// The stream consumed.
@@ -194,6 +214,8 @@ public final class Consumer {
         mapping.unmap()
         descriptors.close()
         announces.close()
+        refreshCounters()
+        counterSet.close()
         client.forget(self)
     }
 }

@@ -37,6 +37,7 @@ public final class Producer {
     let publication: Publication
     var nextSeq: UInt64 = 0
     let scratch: UnsafeMutableRawBufferPointer
+    let counterSet: CounterSet
 
     init(client: TensorPoolClient, grant: LeaseGrant) throws(TensorPoolClientError) {
         self.client = client
@@ -57,6 +58,18 @@ public final class Producer {
             throw .aeron(error)
         }
         scratch = .allocate(byteCount: 64, alignment: 8)
+        counterSet = CounterSet(
+            aeron: client.aeron, streamId: grant.streamId, leaseId: grant.leaseId, clientId: grant.clientId,
+            role: "producer",
+            types: [
+                (TensorPoolCounterType.framesPublished, "frames published"),
+                (TensorPoolCounterType.descriptorsNotSent, "descriptors not sent"),
+            ])
+    }
+
+    /// Copies the statistics into the Aeron counters.
+    func refreshCounters() {
+        counterSet.set([Int64(truncatingIfNeeded: framesPublished), Int64(truncatingIfNeeded: descriptorsNotSent)])
     }
 
     deinit { scratch.deallocate() }
@@ -136,6 +149,8 @@ public final class Producer {
         isActive = false
         regions.unmap()
         publication.close()
+        refreshCounters()
+        counterSet.close()
         client.forget(self)
     }
 }

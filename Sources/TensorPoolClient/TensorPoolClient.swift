@@ -66,6 +66,7 @@ public final class TensorPoolClient {
     public let policy: PathPolicy
     var producers: [UInt64: Producer] = [:]
     var consumers: [ObjectIdentifier: Consumer] = [:]
+    var lastCounterRefreshNs: UInt64 = 0
 
     /// Connects to the driver's control plane through `aeron`.
     public init(context: TensorPoolContext = TensorPoolContext(), aeron: AeronClient) throws {
@@ -119,6 +120,11 @@ public final class TensorPoolClient {
     @discardableResult
     public func doWork() -> Int {
         var work = driver.doWork()
+        let now = UInt64(MonotonicClock.now())
+        if now &- lastCounterRefreshNs >= 10_000_000 {  // Aeron counters every 10 ms
+            lastCounterRefreshNs = now
+            refreshCounters()
+        }
         for event in driver.drainEvents() {
             work += 1
             switch event {
@@ -134,6 +140,12 @@ public final class TensorPoolClient {
             }
         }
         return work
+    }
+
+    /// Copies every handle's statistics into its Aeron counters now (``doWork()`` does it every 10 ms).
+    public func refreshCounters() {
+        for producer in producers.values { producer.refreshCounters() }
+        for consumer in consumers.values { consumer.refreshCounters() }
     }
 
     func forget(_ producer: Producer) { producers[producer.grant.leaseId] = nil }
