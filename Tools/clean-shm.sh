@@ -4,7 +4,7 @@
 # `tp-conf-…-<pid>-…`, `tp-unit-<pid>-…`, `tp-shm-stress-<pid>`. Live ones are kept.
 set -euo pipefail
 removed=0
-pattern='^(aeron-tp|tp-conf|tp-conf-stress|tp-conf-create|tp-unit|tp-shm-stress|tp-bench)-([0-9]+)($|-)'
+pattern='^(aeron-tp|tp-conf|tp-conf-stress|tp-conf-create|tp-conf-drv|tp-conf-proc|tp-unit|tp-shm-stress|tp-bench)-([0-9]+)($|-)'
 for base in /dev/shm "${TMPDIR:-/tmp}"; do
     [[ -d "$base" ]] || continue
     for dir in "$base"/aeron-tp-* "$base"/tp-*; do
