@@ -114,11 +114,8 @@ struct Run: ParsableCommand {
     }
 }
 
-/// Attaches to a stream and keeps the lease alive: a stand-in client for tests and operations.
-struct Attach: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Attach to a stream and hold the lease (keepalives) until killed.")
-
+/// Where a client command finds the driver: the media driver's directory and the driver's control endpoint.
+struct ControlEndpoint: ParsableArguments {
     @Option(help: "Aeron directory of the media driver the driver uses.")
     var aeronDir: String?
 
@@ -127,6 +124,14 @@ struct Attach: ParsableCommand {
 
     @Option(help: "Control stream id.")
     var controlStreamId: Int32 = 1000
+}
+
+/// Attaches to a stream and keeps the lease alive: a stand-in client for tests and operations.
+struct Attach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Attach to a stream and hold the lease (keepalives) until killed.")
+
+    @OptionGroup var control: ControlEndpoint
 
     @Option(help: "Stream to attach to.")
     var stream: UInt32
@@ -141,9 +146,10 @@ struct Attach: ParsableCommand {
     var seconds: Double?
 
     func run() throws {
-        let client = try AeronClient(context: AeronContext(directory: aeronDir))
+        let client = try AeronClient(context: AeronContext(directory: control.aeronDir))
         let driver = try DriverClient(
-            aeron: client, controlChannel: controlChannel, controlStreamId: controlStreamId, clientId: clientId)
+            aeron: client, controlChannel: control.controlChannel, controlStreamId: control.controlStreamId,
+            clientId: clientId)
         let grant = try driver.attach(
             streamId: stream, role: role == "producer" ? .producer : .consumer)
         print(
@@ -168,21 +174,14 @@ struct Attach: ParsableCommand {
 struct Shutdown: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send a ShmDriverShutdownRequest with a token.")
 
-    @Option(help: "Aeron directory of the media driver the driver uses.")
-    var aeronDir: String?
-
-    @Option(help: "Control channel.")
-    var controlChannel = "aeron:ipc?term-length=4m"
-
-    @Option(help: "Control stream id.")
-    var controlStreamId: Int32 = 1000
+    @OptionGroup var control: ControlEndpoint
 
     @Option(help: "The driver's policies.shutdown_token.")
     var token: String
 
     func run() throws {
-        let client = try AeronClient(context: AeronContext(directory: aeronDir))
-        let publication = try client.addPublication(channel: controlChannel, streamId: controlStreamId)
+        let client = try AeronClient(context: AeronContext(directory: control.aeronDir))
+        let publication = try client.addPublication(channel: control.controlChannel, streamId: control.controlStreamId)
         var bytes = [UInt8](repeating: 0, count: 2048)
         let length = try bytes.withUnsafeMutableBytes { buffer in
             var encoder = try DriverSchema.ShmDriverShutdownRequestEncoder.wrapAndApplyHeader(buffer)
