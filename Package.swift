@@ -219,6 +219,14 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "TensorPoolClientTests",
+            dependencies: [
+                "TensorPoolClient", "TensorPoolDriver", "DriverClient", "DriverConfig", "Aeron", "Agents",
+                "TensorPoolSHM", "TestProcesses", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "ComplianceTests",
             dependencies: ["Compliance", "ComplianceTool"],
             swiftSettings: strictSwift

@@ -34,8 +34,19 @@ struct ClientScenarioConformance {
     func fourConsumers() throws {
         let pair = try ClientPair()
         let sides = try (0..<5).map { _ in try pair.client() }
-        let consumers = try sides[0..<4].map { try $0.attachConsumer(streamId: 10_000) }
-        let producer = try sides[4].attachProducer(streamId: 10_000)
+        // Attached without blocking, all at once, while every client keeps its leases alive.
+        let pending = sides[0..<4].map { $0.beginAttachConsumer(streamId: 10_000) }
+        let pendingProducer = sides[4].beginAttachProducer(streamId: 10_000)
+        var consumers: [Consumer] = []
+        var attachedProducer: Producer?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (consumers.count < 4 || attachedProducer == nil) && ContinuousClock.now < deadline {
+            for side in sides { side.doWork() }
+            consumers = try pending.compactMap { try $0.poll() }
+            attachedProducer = try pendingProducer.poll()
+        }
+        let producer = try #require(attachedProducer)
+        try #require(consumers.count == 4)
         var handlers = Array(repeating: CheckingHandler(), count: 4)
         pump(sides, consumers, &handlers) { _ in
             consumers.allSatisfy { $0.mapping.state == .mapped(epoch: producer.epoch) }
@@ -101,8 +112,50 @@ struct ClientScenarioConformance {
     }
 
     @Test(
+        "a consumer that hears no announce of the new epoch within three announce periods attaches again, with backoff",
+        .verifies("DRV-4.9-019", "DRV-4.9-020"))
+    func announceTimeout() throws {
+        let pair = try ClientPair()
+        var context = pair.context
+        context.announceStreamId = TestMediaDriver.uniqueStreamId()  // announces never reach this consumer
+        context.announcePeriodNs = 100_000_000  // the harness driver's announce period
+        let consumerSide = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
+        let deadSide = try pair.client()
+        let dead = try deadSide.attachProducer(streamId: 10_000)
+        let consumer = try consumerSide.attachConsumer(streamId: 10_000)
+        var handlers = [CheckingHandler()]
+        pump([consumerSide, deadSide], [consumer], &handlers) { _ in dead.hasSubscribers }
+        #expect(consumer.mapping.state == .mapped(epoch: dead.epoch))
+        // The producer dies: the revocation unmaps the consumer, and no announce follows.
+        let revokedAt = ContinuousClock.now
+        pump([consumerSide], [consumer], &handlers) { _ in consumer.mapping.state != .mapped(epoch: dead.epoch) }
+        pump([consumerSide], [consumer], &handlers) { _ in consumer.announceTimeouts > 0 }
+        #expect(ContinuousClock.now - revokedAt >= .milliseconds(300))  // three announce periods first
+        pump([consumerSide], [consumer], &handlers) { _ in
+            if case .mapped(let epoch) = consumer.mapping.state { epoch > dead.epoch } else { false }
+        }
+        guard case .mapped(let bumped) = consumer.mapping.state else {
+            Issue.record("not remapped after the re-attach")
+            return
+        }
+        #expect(bumped > dead.epoch && consumer.grant.epoch == bumped)
+        // A new producer: its descriptors' epoch unmaps the consumer, which times out and attaches again.
+        let nextSide = try pair.client()
+        let next = try nextSide.attachProducer(streamId: 10_000)
+        pump([consumerSide, nextSide], [consumer], &handlers) { _ in next.hasSubscribers }
+        _ = try publishPattern(next, count: 1)
+        pump([consumerSide, nextSide], [consumer], &handlers) { _ in
+            consumer.mapping.state == .mapped(epoch: next.epoch)
+        }
+        #expect(consumer.announceTimeouts >= 2)
+        _ = try publishPattern(next, count: 3)
+        pump([consumerSide, nextSide], [consumer], &handlers) { $0[0].seqs.count == 3 }
+        #expect(handlers[0].seqs == [1, 2, 3] && handlers[0].corrupt == 0)
+    }
+
+    @Test(
         "a local rate cap drops frames closer than 1/max_rate_hz, gating on the slot timestamp, else the local clock",
-        .verifies("WIRE-11-003", "WIRE-11-006", "WIRE-11-007"))
+        .verifies("WIRE-11-003", "WIRE-11-006", "WIRE-11-007", "WIRE-10.1-002"))
     func rateLimited() throws {
         let pair = try ClientPair()
         let consumerSide = try pair.client()

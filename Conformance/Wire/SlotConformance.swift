@@ -307,6 +307,24 @@ struct SlotConformance {
     }
 
     @Test(
+        "a payload slot outside the mapped pool, an unknown pool or values longer than the stride drop the frame",
+        .verifies("WIRE-10.2.1-012", "WIRE-10.2.1-013"))
+    func payloadBounds() throws {
+        let fixture = try ShmFixture(nslots: 8)
+        let reader = try fixture.reader()
+        for (seq, offset, value) in [(UInt64(1), 12, UInt32(1_000)), (2, 8, UInt32(1_025))] {
+            try fixture.publish(seq, length: 100)
+            fixture.tamper(slot: Int(seq), at: offset, value)  // payload_slot beyond the pool; values_len > 1024
+            #expect(reader.read(seq: seq, epoch: fixture.epoch).dropReason == .slotHeader)
+        }
+        try fixture.publish(3, length: 100)
+        fixture.tamper(slot: 3, at: 16, UInt16(9))  // no pool 9 is mapped
+        #expect(reader.read(seq: 3, epoch: fixture.epoch).dropReason == .slotHeader)
+        try fixture.publish(4, length: 1_024)  // exactly the stride is fine
+        #expect(reader.read(seq: 4, epoch: fixture.epoch).frame?.payload.count == 1_024)
+    }
+
+    @Test(
         "every pool has the header ring's nslots and payload_slot must equal header_index",
         .verifies("WIRE-9-005", "WIRE-15.5-001", "WIRE-15.5-002"))
     func poolMapping() throws {

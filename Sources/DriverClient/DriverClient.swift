@@ -145,9 +145,9 @@ public final class DriverClient {
     }
 
     /// The client id every request carries (non-zero; chosen at random when 0 was given).
-    public private(set) var clientId: UInt32
+    public internal(set) var clientId: UInt32
     /// Live leases by id.
-    public private(set) var leases: [UInt64: LeaseGrant] = [:]
+    public internal(set) var leases: [UInt64: LeaseGrant] = [:]
     /// Protocol errors seen (each one failed closed).
     public private(set) var protocolErrors: [DriverProtocolError] = []
     /// Whether `ShmDriverShutdown` was received.
@@ -215,7 +215,8 @@ public final class DriverClient {
 
     /// Events received since the last call.
     public func drainEvents() -> [DriverClientEvent] {
-        defer { events.removeAll(keepingCapacity: true) }
+        guard !events.isEmpty else { return [] }  // the common case allocates nothing
+        defer { events = [] }
         return events
     }
 
@@ -230,65 +231,63 @@ public final class DriverClient {
     /// Attaches to `streamId` as `role`, retrying with backoff until `timeout`: a missing response, a protocol error
     /// in an OK response (the lease is detached again) or, with an automatic client id, `client_id already
     /// attached` (a new id is drawn) lead to another attempt. A refusal with any other code ends the attempt.
+    ///
+    /// Blocks the calling thread; keepalives of the leases already held go on while it waits. See
+    /// ``beginAttach(streamId:role:publishMode:hugepages:desiredNodeId:expectedLayoutVersion:timeout:)`` for the
+    /// variant that never blocks.
     public func attach(
         streamId: UInt32, role: DriverSchema.Role, publishMode: DriverSchema.PublishMode? = nil,
         hugepages: DriverSchema.HugepagesPolicy = .unspecified, desiredNodeId: UInt32? = nil,
         expectedLayoutVersion: UInt32 = 0, timeout: Duration = .seconds(10)
     ) throws(DriverClientError) -> LeaseGrant {
-        let deadline = Self.deadline(after: timeout)
-        var backoff = options.initialBackoffNs
-        var attempts = 0
-        while Self.monotonicNs() < deadline {
-            if driverShutDown { throw .driverShutdown }
-            attempts += 1
-            let correlation = takeCorrelationId()
-            pending[correlation] = .attach(streamId: streamId, role: role)
-            let sent = send { buffer in
-                let encoder = try DriverSchema.ShmAttachRequestEncoder.wrapAndApplyHeader(buffer)
-                encoder.correlationId = correlation
-                encoder.streamId = streamId
-                encoder.clientId = clientId
-                encoder.role = role
-                encoder.expectedLayoutVersion = expectedLayoutVersion
-                encoder.publishMode = publishMode
-                encoder.requireHugepages = hugepages
-                encoder.desiredNodeId = desiredNodeId
-                return MessageHeader.encodedLength + encoder.encodedLength
+        let attempt = beginAttach(
+            streamId: streamId, role: role, publishMode: publishMode, hugepages: hugepages,
+            desiredNodeId: desiredNodeId, expectedLayoutVersion: expectedLayoutVersion, timeout: timeout)
+        while true {
+            if let grant = try attempt.poll() { return grant }
+            let now = Self.monotonicNs()
+            if attempt.isBackingOff(now: now) {
+                usleep(useconds_t(min(attempt.nextAttemptNs &- now, 1_000_000) / 1_000))  // at most 1 ms, then poll
+            } else {
+                sched_yield()  // a sleep would cost more than the driver's round trip
             }
-            if sent {
-                let attemptDeadline = min(deadline, Self.monotonicNs() &+ options.attemptTimeoutNs)
-                while Self.monotonicNs() < attemptDeadline {
-                    doWork()
-                    switch pending[correlation] {
-                    case .answeredAttach(.success(let grant)):
-                        pending[correlation] = nil
-                        return grant
-                    case .answeredAttach(.failure(.refused(let code, let message))):
-                        pending[correlation] = nil
-                        if autoClientId && code == .rejected && message == "client_id already attached" {
-                            clientId = Self.randomClientId()  // §B.2: another id, after the backoff
-                            break
-                        }
-                        throw .refused(code: code, message: message)
-                    case .answeredAttach(.failure(let error)):
-                        pending[correlation] = nil
-                        throw error
-                    case .protocolError(let leaseId):
-                        pending[correlation] = nil
-                        if let leaseId { _ = sendDetach(leaseId: leaseId, streamId: streamId, role: role) }
-                    default:
-                        sched_yield()  // a sleep would cost more than the driver's round trip
-                        continue
-                    }
-                    break
-                }
-            }
-            // No (valid) answer: the correlation id is retired (a late answer is ignored) and the attempt backs off.
-            pending[correlation] = nil
-            usleep(useconds_t(min(backoff, options.maxBackoffNs) / 1_000))
-            backoff = min(backoff &* 2, options.maxBackoffNs)
         }
-        throw sentAny ? .timeout(attempts: attempts) : .notConnected
+    }
+
+    /// Starts an attach without waiting: advance it with ``PendingAttach/poll()`` from the duty cycle until it
+    /// returns the grant or throws. It retries exactly as ``attach(streamId:role:publishMode:hugepages:desiredNodeId:expectedLayoutVersion:timeout:)``
+    /// does, and the first attempt is sent by the first poll.
+    public func beginAttach(
+        streamId: UInt32, role: DriverSchema.Role, publishMode: DriverSchema.PublishMode? = nil,
+        hugepages: DriverSchema.HugepagesPolicy = .unspecified, desiredNodeId: UInt32? = nil,
+        expectedLayoutVersion: UInt32 = 0, timeout: Duration = .seconds(10)
+    ) -> PendingAttach {
+        PendingAttach(
+            client: self,
+            request: .init(
+                streamId: streamId, role: role, publishMode: publishMode, hugepages: hugepages,
+                desiredNodeId: desiredNodeId, expectedLayoutVersion: expectedLayoutVersion),
+            deadlineNs: Self.deadline(after: timeout))
+    }
+
+    /// Sends one attach request; returns its correlation id, or nil when it could not be sent.
+    func sendAttach(_ request: PendingAttach.Request) -> Int64? {
+        let correlation = takeCorrelationId()
+        pending[correlation] = .attach(streamId: request.streamId, role: request.role)
+        let sent = send { buffer in
+            let encoder = try DriverSchema.ShmAttachRequestEncoder.wrapAndApplyHeader(buffer)
+            encoder.correlationId = correlation
+            encoder.streamId = request.streamId
+            encoder.clientId = clientId
+            encoder.role = request.role
+            encoder.expectedLayoutVersion = request.expectedLayoutVersion
+            encoder.publishMode = request.publishMode
+            encoder.requireHugepages = request.hugepages
+            encoder.desiredNodeId = request.desiredNodeId
+            return MessageHeader.encodedLength + encoder.encodedLength
+        }
+        if !sent { pending[correlation] = nil }
+        return sent ? correlation : nil
     }
 
     var sentAny = false
@@ -316,6 +315,19 @@ public final class DriverClient {
         }
         pending[correlation] = nil
         throw .timeout(attempts: 1)
+    }
+
+    /// Sends the detach of `grant`'s lease without waiting for the answer (the lease is forgotten locally). Returns
+    /// whether the request was sent.
+    @discardableResult
+    public func detachWithoutWaiting(_ grant: LeaseGrant) -> Bool {
+        leases[grant.leaseId] = nil
+        if grant.role == .consumer { releaseConsumed(grant.streamId) }
+        guard let correlation = sendDetach(leaseId: grant.leaseId, streamId: grant.streamId, role: grant.role) else {
+            return false
+        }
+        pending[correlation] = nil  // the answer is not awaited
+        return true
     }
 
     func sendDetach(leaseId: UInt64, streamId: UInt32, role: DriverSchema.Role) -> Int64? {

@@ -38,9 +38,20 @@ final class CounterSet {
                 typeId: type, key: key, label: "tp \(role) \(name): stream=\(streamId) lease=\(leaseId)")
         }
         counters = Array(repeating: nil, count: types.count)
+        pendingCount = pending.count { $0 != nil }
     }
 
-    func set(_ values: [Int64]) {
+    /// Sets counter `index` to `value` (nothing while the counter is still being added). Allocates nothing.
+    func set(_ index: Int, _ value: UInt64) {
+        if pendingCount > 0 { resolve() }
+        counters[index]?.set(Int64(truncatingIfNeeded: value))
+    }
+
+    var pendingCount: Int
+
+    /// Collects counters whose asynchronous add completed.
+    func resolve() {
+        var remaining = 0
         for index in counters.indices {
             if counters[index] == nil, let request = pending[index] {
                 do {
@@ -52,8 +63,9 @@ final class CounterSet {
                     pending[index] = nil  // the driver refused it: statistics stay available in process only
                 }
             }
-            if let counter = counters[index], index < values.count { counter.set(values[index]) }
+            if pending[index] != nil { remaining += 1 }
         }
+        pendingCount = remaining
     }
 
     func close() {

@@ -1,25 +1,63 @@
-import Aeron
+public import Aeron
 import Agents
 public import DriverClient
 import SBE
 public import TensorPoolSHM
-import TensorPoolWire
+public import TensorPoolWire
 
-/// Receives frames from ``Consumer/poll(into:fragmentLimit:)``.
+/// Receives frames and events from ``Consumer/poll(into:fragmentLimit:)``.
 public protocol FrameHandling {
     /// One validated frame. The view (its payload in SHM, zero copy) is valid only during the call; call
     /// `consumer.isStillValid(frame)` after using the payload and discard the result when it is false.
     mutating func onFrame(_ frame: FrameView, consumer: Consumer)
+
+    /// A progress hint for a frame still being filled (only for a consumer created with
+    /// ``ConsumerOptions/supportsProgress``). Read at most `progress.prefix`, then check
+    /// `consumer.isStillValid(progress)`; the frame itself still arrives through ``onFrame(_:consumer:)``. The
+    /// default does nothing.
+    mutating func onProgress(_ progress: ProgressView, state: WireSchema.FrameProgressState, consumer: Consumer)
+
+    /// The consumer's state changed (mapped, unmapped, fallback). The default does nothing.
+    mutating func onStateChange(_ state: ConsumerState, consumer: Consumer)
+}
+
+extension FrameHandling {
+    /// Does nothing.
+    public mutating func onProgress(
+        _ progress: ProgressView, state: WireSchema.FrameProgressState, consumer: Consumer
+    ) {}
+
+    /// Does nothing.
+    public mutating func onStateChange(_ state: ConsumerState, consumer: Consumer) {}
+}
+
+/// The consumer state machine of wire spec §15.12.
+public enum ConsumerState: Hashable, Sendable {
+    /// Waiting for an announce (nothing mapped).
+    case unmapped
+    /// SHM mapped for this epoch.
+    case mapped(epoch: UInt64)
+    /// Told not to use SHM (`ConsumerConfig.use_shm = false`): frames are to be taken from the fallback, when one was
+    /// given; nothing is read from SHM until a configuration allows it again.
+    case fallback(FallbackURI?)
 }
 
 /// A consumer's handle on one stream: its lease, the mapping state machine over the announced regions, and the
-/// descriptor and announce subscriptions (wire spec §10.1–10.2, §15.21; driver spec §2.3, §4.9).
+/// subscriptions (wire spec §5, §10.1–10.2, §11, §15.12, §15.21; driver spec §2.3, §4.9).
 ///
-/// ``poll(into:fragmentLimit:)`` reads descriptors and hands each validated frame to the handler; announces of a new
-/// epoch remap (dropping what is in flight); a revocation of the producer waits for that announce.
+/// ``poll(into:fragmentLimit:)`` reads the control stream (announces, `ConsumerConfig`, progress), then descriptors,
+/// and hands each validated frame to the handler. Announces of a new epoch remap (dropping what is in flight); a
+/// revocation of the producer waits for that announce. The consumer says `ConsumerHello` at attach and every
+/// ``ConsumerOptions/helloIntervalNs`` from ``TensorPoolClient/doWork()``; a `ConsumerConfig` for it can move it to a
+/// per-consumer descriptor stream (in place of the shared one), add a per-consumer control stream for progress, grant
+/// or decline `RATE_LIMITED`, or send it to FALLBACK.
 public final class Consumer {
     /// The lease and the regions of the attach.
     public private(set) var grant: LeaseGrant
+    /// The options of the attach.
+    public let options: ConsumerOptions
+    /// The consumer id in hellos (random when the options gave 0).
+    public let consumerId: UInt32
     /// The mapping state machine (M0/M1) and its reader.
     public let mapping: ConsumerMapping
     /// Whether the lease is still held.
@@ -33,39 +71,86 @@ public final class Consumer {
     public private(set) var staleAnnounces: UInt64 = 0
     /// The highest epoch seen for the stream.
     public private(set) var highestEpoch: UInt64
-    /// Monotonic time the consumer joined: announces stamped earlier are replays of the Aeron log (§10.1.1).
+    /// Monotonic time the consumer joined (its subscriptions were being added): announces stamped earlier are
+    /// replays of the Aeron log (§10.1.1).
     public let joinTimeNs: UInt64
-    /// Local rate cap in frames per second (0 = every frame, STREAM mode). Frames closer together than `1/maxRateHz`
-    /// are dropped locally (wire spec §11), gated on the descriptor's timestamp when present, else the slot's capture
-    /// timestamp, else the local monotonic clock.
-    public var maxRateHz: UInt32 = 0
+    /// Local rate cap in frames per second (0 = none), from ``ConsumerOptions/maxRateHz``. While the consumer reads
+    /// the shared descriptor stream, frames closer together than `1/maxRateHz` are dropped locally (§11), gated on the
+    /// descriptor's timestamp when present, else the slot's capture timestamp, else the local monotonic clock; on a
+    /// per-consumer descriptor stream the producer applies the cap. Changes go out with the next hello.
+    public var maxRateHz: UInt32
     /// Frames dropped by the local rate cap.
     public private(set) var rateLimited: UInt64 = 0
+    /// The last `ConsumerConfig` addressed to this consumer.
+    public private(set) var configuration: ConsumerConfiguration?
+    /// `ConsumerConfig` messages addressed to this consumer.
+    public private(set) var configsReceived: UInt64 = 0
+    /// The per-consumer descriptor stream read instead of the shared one, if assigned.
+    public private(set) var descriptorStream: StreamEndpoint?
+    /// The per-consumer control stream read for progress, if assigned.
+    public private(set) var controlStream: StreamEndpoint?
+    /// Hellos sent.
+    public private(set) var hellosSent: UInt64 = 0
+    /// Descriptors skipped in FALLBACK.
+    public private(set) var fallbackSkipped: UInt64 = 0
+    /// Progress hints delivered to the handler.
+    public private(set) var progressDelivered: UInt64 = 0
+    /// Progress hints that did not resolve against the mapped slot, or came for an older frame.
+    public private(set) var progressIgnored: UInt64 = 0
+    /// Frames dropped because their progress went backwards (§10.2.2-013).
+    public private(set) var progressRegressions: UInt64 = 0
     var lastDeliveredNs: UInt64?
+    var fallback: FallbackURI??
+    var lastAnnounce: RegionAnnounce
+    var lastHelloNs: UInt64 = 0
+    var progressSeq: UInt64 = 0
+    var progressBytes: UInt64 = 0
+    var progressState: UInt8 = 0
+    var progressTracking = false
+    var poisonedSeq: UInt64?
+    /// Monotonic time the consumer was last seen mapped (or asked to wait for an announce).
+    var lastMappedNs: UInt64
+    /// A re-attach in progress after the announce timeout, and the backoff before the next one.
+    var reattach: PendingAttach?
+    var nextReattachNs: UInt64 = 0
+    var reattachBackoffNs: UInt64 = 0
+    /// A grant adopted from a re-attach, mapped at the next poll.
+    var remapPending = false
+    /// Times the consumer gave up waiting for an announce and attached again (driver spec §4.9).
+    public private(set) var announceTimeouts: UInt64 = 0
 
     unowned let client: TensorPoolClient
-    let descriptors: Subscription
-    let announces: Subscription
+    var descriptors: Subscription
+    let control: Subscription
+    let announces: Subscription?
+    var progressSubscription: Subscription?
+    var pendingDescriptor: (endpoint: StreamEndpoint?, resource: PendingResource<Subscription>)?
+    var pendingControl: (endpoint: StreamEndpoint, resource: PendingResource<Subscription>)?
     let counterSet: CounterSet
 
-    init(client: TensorPoolClient, grant: LeaseGrant) throws(TensorPoolClientError) {
+    init(
+        client: TensorPoolClient, grant: LeaseGrant, options: ConsumerOptions, descriptors: Subscription,
+        control: Subscription, announces: Subscription?, joinTimeNs: UInt64
+    ) throws(TensorPoolClientError) {
+        try options.validate()
         self.client = client
         self.grant = grant
+        self.options = options
+        consumerId = options.consumerId != 0 ? options.consumerId : UInt32.random(in: 1...UInt32.max)
+        maxRateHz = options.maxRateHz
         highestEpoch = grant.epoch
-        joinTimeNs = UInt64(MonotonicClock.now())
-        mapping = ConsumerMapping(policy: client.policy, freshnessWindowNs: client.context.freshnessWindowNs)
+        lastAnnounce = grant.regions
+        self.joinTimeNs = joinTimeNs
+        lastMappedNs = UInt64(MonotonicClock.now())
+        mapping = ConsumerMapping(
+            policy: client.policy, freshnessWindowNs: client.context.freshnessWindowNs,
+            maxOutstandingSeqGap: options.maxOutstandingSeqGap, populate: client.context.populateMappings)
         if case .rejected(let error) = mapping.handle(grant.regions, nowNs: UInt64(EpochNanoClock.now())) {
             throw .regions(error)
         }
-        do {
-            descriptors = try client.aeron.addSubscription(
-                channel: client.context.descriptorChannel, streamId: client.context.descriptorStreamId)
-            announces = try client.aeron.addSubscription(
-                channel: client.context.announceChannel, streamId: client.context.announceStreamId)
-        } catch {
-            mapping.unmap()
-            throw .aeron(error)
-        }
+        self.descriptors = descriptors
+        self.control = control
+        self.announces = announces
         counterSet = CounterSet(
             aeron: client.aeron, streamId: grant.streamId, leaseId: grant.leaseId, clientId: grant.clientId,
             role: "consumer",
@@ -76,15 +161,17 @@ public final class Consumer {
                 (TensorPoolCounterType.dropsInvalid, "drops invalid"),
                 (TensorPoolCounterType.remaps, "remaps"),
             ])
+        sendHello()  // §10.1.2-001: at start
     }
 
     /// Copies the statistics into the Aeron counters.
     func refreshCounters() {
         let counters = mapping.counters
-        counterSet.set(
-            [counters.framesAccepted, counters.dropsGap, counters.dropsLate, counters.dropsInvalid, remaps].map {
-                Int64(truncatingIfNeeded: $0)
-            })
+        counterSet.set(0, counters.framesAccepted)
+        counterSet.set(1, counters.dropsGap)
+        counterSet.set(2, counters.dropsLate)
+        counterSet.set(3, counters.dropsInvalid)
+        counterSet.set(4, remaps)
     }
 
     /// The stream consumed.
@@ -92,49 +179,99 @@ public final class Consumer {
     /// Consumer counters: accepted frames, `drops_gap`, `drops_late`, … across remaps.
     public var counters: ConsumerCounters { mapping.counters }
 
+    /// The state of §15.12.
+    public var state: ConsumerState {
+        if let fallback { return .fallback(fallback) }
+        if case .mapped(let epoch) = mapping.state { return .mapped(epoch: epoch) }
+        return .unmapped
+    }
+
     /// Whether a zero-copy frame is still the committed content of its slot (see ``FrameReader/isStillValid(_:)``).
     public func isStillValid(_ frame: FrameView) -> Bool { mapping.reader?.isStillValid(frame) ?? false }
 
-    /// Polls announces (remapping on a new epoch) and up to `fragmentLimit` descriptors, handing each accepted frame
-    /// to `handler`. Returns the number of fragments read.
+    /// Whether the slot of a progress view still holds its frame.
+    public func isStillValid(_ progress: ProgressView) -> Bool { mapping.reader?.isStillValid(progress) ?? false }
+
+    // MARK: Polling
+
+    /// Polls the control stream (announces, configuration, progress), the announce stream when it is another one,
+    /// the per-consumer control stream, and up to `fragmentLimit` descriptors, handing each accepted frame to
+    /// `handler`. Returns the number of fragments read.
     public func poll<H: FrameHandling>(into handler: inout H, fragmentLimit: Int = 16) -> Int {
-        var announceHandler = AnnounceHandler(consumer: self)
-        var work = announces.poll(into: &announceHandler, fragmentLimit: 4)
-        var descriptorHandler = DescriptorHandler(consumer: self, handler: handler)
-        work += descriptors.poll(into: &descriptorHandler, fragmentLimit: fragmentLimit)
-        handler = descriptorHandler.handler
+        if pendingDescriptor != nil || pendingControl != nil { resolveSubscriptions() }
+        if remapPending {
+            remapPending = false
+            mapLastAnnounce(handler: &handler)
+        }
+        var dispatch = Dispatch(consumer: self, handler: handler, source: .sharedControl)
+        var work = control.poll(into: &dispatch, fragmentLimit: 4)
+        if let announces {
+            dispatch.source = .announces
+            work += announces.poll(into: &dispatch, fragmentLimit: 4)
+        }
+        if let progressSubscription {
+            dispatch.source = .perConsumerControl
+            work += progressSubscription.poll(into: &dispatch, fragmentLimit: fragmentLimit)
+        }
+        dispatch.source = .descriptors
+        work += descriptors.poll(into: &dispatch, fragmentLimit: fragmentLimit)
+        handler = dispatch.handler
         return work
     }
 
-    struct AnnounceHandler: FragmentHandling {
+    enum Source { case sharedControl, announces, perConsumerControl, descriptors }
+
+    struct Dispatch<H: FrameHandling>: FragmentHandling {
         unowned let consumer: Consumer
+        var handler: H
+        var source: Source
+
         mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
-            consumer.onAnnounce(buffer)
+            guard let template = WireControl.wireTemplate(buffer) else { return }
+            switch (template, source) {
+            case (WireSchema.FrameDescriptorDecoder.templateId, .descriptors):
+                consumer.onDescriptor(buffer, handler: &handler)
+            case (WireSchema.ShmPoolAnnounceDecoder.templateId, .sharedControl),
+                (WireSchema.ShmPoolAnnounceDecoder.templateId, .announces):
+                consumer.onAnnounce(buffer, handler: &handler)
+            case (WireSchema.ConsumerConfigDecoder.templateId, .sharedControl):
+                consumer.onConfig(buffer, handler: &handler)
+            case (WireSchema.FrameProgressDecoder.templateId, .sharedControl):
+                // Progress is read on the per-consumer control stream once one is assigned (§5-010).
+                if consumer.progressSubscription == nil { consumer.onProgress(buffer, handler: &handler) }
+            case (WireSchema.FrameProgressDecoder.templateId, .perConsumerControl):
+                consumer.onProgress(buffer, handler: &handler)
+            default:
+                break
+            }
         }
     }
 
-    struct DescriptorHandler<H: FrameHandling>: FragmentHandling {
-        unowned let consumer: Consumer
-        var handler: H
-        mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
-            guard let descriptor = try? WireSchema.FrameDescriptorDecoder(decodingHeaderOf: buffer) else { return }
-            guard descriptor.streamId == consumer.grant.streamId else {
-                consumer.otherStreams &+= 1
-                return
-            }
-            if case .frame(let frame) = consumer.mapping.read(seq: descriptor.seq, epoch: descriptor.epoch),
-                consumer.admit(descriptorTimestampNs: descriptor.timestampNs, slotTimestampNs: frame.timestampNs)
-            {
-                handler.onFrame(frame, consumer: consumer)
-            }
+    func onDescriptor<H: FrameHandling>(_ buffer: UnsafeRawBufferPointer, handler: inout H) {
+        guard let descriptor = try? WireSchema.FrameDescriptorDecoder(decodingHeaderOf: buffer) else { return }
+        guard descriptor.streamId == grant.streamId else {
+            otherStreams &+= 1
+            return
+        }
+        if fallback != nil {
+            fallbackSkipped &+= 1  // FALLBACK: SHM is not read (§15.12)
+            return
+        }
+        guard case .frame(let frame) = mapping.read(seq: descriptor.seq, epoch: descriptor.epoch) else { return }
+        if let poisonedSeq, poisonedSeq == descriptor.seq {
+            progressRegressions &+= 1  // its progress went backwards: the frame is dropped (§10.2.2-013)
+            return
+        }
+        if admit(descriptorTimestampNs: descriptor.timestampNs, slotTimestampNs: frame.timestampNs) {
+            handler.onFrame(frame, consumer: self)
         }
     }
 
     /// A `ShmPoolAnnounce` for this stream is soft state (§10.1.1): it is discarded when stale (older than the
     /// freshness window against the local clock of its domain, or, in the MONOTONIC domain, stamped before this
     /// consumer joined), and when its epoch is lower than the highest seen. A fresh one with another epoch than the
-    /// mapped one remaps (M1 → M0 → M1, §15.21); the same epoch changes nothing. Other streams and schemas are skipped.
-    func onAnnounce(_ buffer: UnsafeRawBufferPointer) {
+    /// mapped one remaps (M1 → M0 → M1, §15.21); the same epoch changes nothing. Other streams are skipped.
+    func onAnnounce<H: FrameHandling>(_ buffer: UnsafeRawBufferPointer, handler: inout H) {
         guard isActive, let decoder = try? WireSchema.ShmPoolAnnounceDecoder(decodingHeaderOf: buffer),
             decoder.streamId == grant.streamId
         else { return }
@@ -148,18 +285,161 @@ public final class Consumer {
             return
         }
         highestEpoch = decoder.epoch
-        guard decoder.epoch != mapping.reader?.epoch ?? 0 else { return }
-        let announce = RegionAnnounce(decoder)  // allocates: once per epoch change, not per frame
-        switch mapping.handle(announce, nowNs: UInt64(EpochNanoClock.now())) {
-        case .mapped, .remapped: remaps &+= 1
+        let mappedEpoch = mapping.reader?.epoch
+        guard decoder.epoch != mappedEpoch, decoder.epoch != lastAnnounce.epoch || mappedEpoch == nil else { return }
+        lastAnnounce = RegionAnnounce(decoder)  // allocates: once per epoch change, not per frame
+        guard fallback == nil else { return }  // remembered for when SHM is allowed again
+        mapLastAnnounce(handler: &handler)
+    }
+
+    func mapLastAnnounce<H: FrameHandling>(handler: inout H) {
+        let before = state
+        switch mapping.handle(lastAnnounce, nowNs: UInt64(EpochNanoClock.now())) {
+        case .mapped, .remapped:
+            remaps &+= 1
+            resetProgressTracking()
         default: break
+        }
+        if state != before { handler.onStateChange(state, consumer: self) }
+    }
+
+    /// A `ConsumerConfig` for this consumer (§10.1.3): FALLBACK when SHM is not to be used; the per-consumer
+    /// descriptor stream replaces the shared one when assigned and the shared one is read again when it is declined
+    /// or withdrawn (§5-003, §10.1.3-007); a per-consumer control stream is read for progress in addition to the
+    /// shared control stream (§5-010/011).
+    func onConfig<H: FrameHandling>(_ buffer: UnsafeRawBufferPointer, handler: inout H) {
+        guard isActive, let decoder = try? WireSchema.ConsumerConfigDecoder(decodingHeaderOf: buffer),
+            decoder.streamId == grant.streamId, decoder.consumerId == consumerId
+        else { return }
+        configsReceived &+= 1
+        let fallbackText = decoder.payloadFallbackUri.count > 0 ? decoder.payloadFallbackUriString : nil
+        let descriptorField = StreamField.classify(
+            channel: decoder.descriptorChannel, streamId: decoder.descriptorStreamId)
+        let controlField = StreamField.classify(channel: decoder.controlChannel, streamId: decoder.controlStreamId)
+        var assignedDescriptor: StreamEndpoint?
+        if case .endpoint(let endpoint) = descriptorField { assignedDescriptor = endpoint }
+        var assignedControl: StreamEndpoint?
+        if case .endpoint(let endpoint) = controlField { assignedControl = endpoint }
+        configuration = ConsumerConfiguration(
+            useShm: decoder.useShm == .true, mode: decoder.mode, fallbackURI: fallbackText,
+            descriptorStream: assignedDescriptor, controlStream: assignedControl)
+        let before = state
+        if decoder.useShm != .true {
+            if fallback == nil {
+                mapping.unmap(.requested)
+                resetProgressTracking()
+            }
+            fallback = .some(fallbackText.map(FallbackURI.init))
+        } else if fallback != nil {
+            fallback = nil
+            mapLastAnnounce(handler: &handler)
+        }
+        if assignedDescriptor != (pendingDescriptor?.endpoint ?? descriptorStream) {
+            pendingDescriptor?.resource.cancel()
+            pendingDescriptor = nil
+            if assignedDescriptor != descriptorStream {
+                // The shared stream again when declined or withdrawn (§10.1.3-007), else the assigned one (§5-003).
+                let channel = assignedDescriptor?.channel ?? client.context.descriptorChannel
+                let stream =
+                    assignedDescriptor.map { Int32(bitPattern: $0.streamId) } ?? client.context.descriptorStreamId
+                if let resource = try? client.aeron.asyncAddSubscription(channel: channel, streamId: stream) {
+                    pendingDescriptor = (assignedDescriptor, resource)
+                }
+            }
+        }
+        if assignedControl != (pendingControl?.endpoint ?? controlStream) {
+            pendingControl?.resource.cancel()
+            pendingControl = nil
+            if assignedControl != controlStream {
+                progressSubscription?.close()
+                progressSubscription = nil
+                controlStream = nil
+                if let assignedControl,
+                    let resource = try? client.aeron.asyncAddSubscription(
+                        channel: assignedControl.channel, streamId: Int32(bitPattern: assignedControl.streamId))
+                {
+                    pendingControl = (assignedControl, resource)
+                }
+            }
+        }
+        if state != before { handler.onStateChange(state, consumer: self) }
+    }
+
+    /// Completes the asynchronous switches of descriptor stream (the new subscription replaces the old one only once
+    /// it is added; if Aeron refuses it the consumer stays where it is) and of per-consumer control stream.
+    func resolveSubscriptions() {
+        if let (endpoint, resource) = pendingDescriptor {
+            do {
+                if let subscription = try resource.poll() {
+                    descriptors.close()
+                    descriptors = subscription
+                    descriptorStream = endpoint
+                    pendingDescriptor = nil
+                }
+            } catch {
+                pendingDescriptor = nil
+            }
+        }
+        if let (endpoint, resource) = pendingControl {
+            do {
+                if let subscription = try resource.poll() {
+                    progressSubscription = subscription
+                    controlStream = endpoint
+                    pendingControl = nil
+                }
+            } catch {
+                pendingControl = nil
+            }
         }
     }
 
-    /// The local rate gate of §11: descriptor timestamp, else slot timestamp (0 and the null value mean absent),
-    /// else the local monotonic clock.
+    /// A `FrameProgress` hint (§10.2.2), only for a consumer that opted in: the fill and state of one frame must not
+    /// go backwards (the frame is dropped when they do), and the hint is resolved against the mapped slot before the
+    /// handler sees it.
+    func onProgress<H: FrameHandling>(_ buffer: UnsafeRawBufferPointer, handler: inout H) {
+        guard options.supportsProgress, fallback == nil, let reader = mapping.reader,
+            let decoder = try? WireSchema.FrameProgressDecoder(decodingHeaderOf: buffer),
+            decoder.streamId == grant.streamId, decoder.epoch == reader.epoch
+        else { return }
+        let hint = decoder.state
+        let seq = decoder.seq
+        let bytes = decoder.payloadBytesFilled
+        guard hint == .started || hint == .progress || hint == .complete else {
+            progressIgnored &+= 1
+            return
+        }
+        if progressTracking && seq == progressSeq {
+            guard bytes >= progressBytes, hint.rawValue >= progressState else {
+                poisonedSeq = seq  // fill or state went backwards: the frame is dropped (§10.2.2-013/018)
+                return
+            }
+        } else if progressTracking && seq < progressSeq {
+            progressIgnored &+= 1  // a hint for an older frame
+            return
+        }
+        progressTracking = true
+        progressSeq = seq
+        progressBytes = bytes
+        progressState = hint.rawValue
+        if poisonedSeq == seq { return }
+        switch reader.readProgress(seq: seq, epoch: decoder.epoch, bytesFilled: bytes) {
+        case .progress(let view):
+            progressDelivered &+= 1
+            handler.onProgress(view, state: hint, consumer: self)
+        case .ignored:
+            progressIgnored &+= 1
+        }
+    }
+
+    func resetProgressTracking() {
+        progressTracking = false
+        poisonedSeq = nil
+    }
+
+    /// The local rate gate of §11 on the shared descriptor stream: descriptor timestamp, else slot timestamp (0 and
+    /// the null value mean absent), else the local monotonic clock. On a per-consumer stream the producer caps.
     func admit(descriptorTimestampNs: UInt64?, slotTimestampNs: UInt64) -> Bool {
-        guard maxRateHz > 0 else { return true }
+        guard maxRateHz > 0, descriptorStream == nil else { return true }
         let stamp: UInt64
         if let descriptorTimestampNs {
             stamp = descriptorTimestampNs
@@ -196,9 +476,99 @@ public final class Consumer {
         return now <= timestampNs || now - timestampNs <= windowNs
     }
 
-    /// The producer's lease ended: drop everything in flight and wait for the announce of the new epoch (§4.9).
+    // MARK: Hello
+
+    /// Repeats the hello when due, and runs the announce timeout. Called from the client's duty cycle.
+    func doWork(now: UInt64) -> Int {
+        guard isActive else { return 0 }
+        var work = checkAnnounceTimeout(now: now)
+        if options.helloIntervalNs > 0, now &- lastHelloNs >= options.helloIntervalNs {
+            sendHello()
+            work += 1
+        }
+        return work
+    }
+
+    /// Driver spec §4.9: a consumer left unmapped (after a revocation of the producer or an epoch change) waits for
+    /// the announce of the new epoch for three announce periods; then it attaches again to learn the current regions,
+    /// retrying with a backoff that doubles up to 16 announce periods, until it is mapped.
+    func checkAnnounceTimeout(now: UInt64) -> Int {
+        if fallback != nil || mapping.reader != nil || remapPending {
+            lastMappedNs = now
+            reattach?.cancel()
+            reattach = nil
+            reattachBackoffNs = 0
+            return 0
+        }
+        let period = client.context.announcePeriodNs
+        if let attempt = reattach {
+            do {
+                guard let granted = try attempt.poll() else { return 0 }
+                reattach = nil
+                client.driver.detachWithoutWaiting(grant)
+                grant = granted
+                highestEpoch = max(highestEpoch, granted.epoch)
+                lastAnnounce = granted.regions
+                remapPending = true
+            } catch {
+                reattach = nil
+                reattachBackoffNs = min(max(reattachBackoffNs &* 2, period), period &* 16)
+                nextReattachNs = now &+ reattachBackoffNs
+            }
+            return 1
+        }
+        guard now > lastMappedNs, now - lastMappedNs >= period &* 3, now >= nextReattachNs else { return 0 }
+        announceTimeouts &+= 1
+        mapping.unmap(.requested)  // nothing stays mapped while the consumer retries
+        reattach = client.driver.beginAttach(
+            streamId: grant.streamId, role: .consumer, timeout: client.context.attachTimeout)
+        return 1
+    }
+
+    /// Sends `ConsumerHello` on the shared control stream: capabilities, mode and rate, progress hints, and the
+    /// per-consumer streams asked for. `withdrawing` (at close) asks for nothing, so the producer closes what it had
+    /// opened for this consumer (§5-004).
+    @discardableResult
+    func sendHello(withdrawing: Bool = false) -> Bool {
+        lastHelloNs = UInt64(MonotonicClock.now())
+        let descriptor = withdrawing ? nil : options.descriptorStream
+        let controlEndpoint = withdrawing ? nil : options.controlStream
+        var buffer = [UInt8](
+            repeating: 0,
+            count: 64 + (descriptor?.channel.utf8.count ?? 0) + (controlEndpoint?.channel.utf8.count ?? 0))
+        let sent: Bool = buffer.withUnsafeMutableBytes { bytes in
+            guard var encoder = try? WireSchema.ConsumerHelloEncoder.wrapAndApplyHeader(bytes) else { return false }
+            encoder.streamId = grant.streamId
+            encoder.consumerId = consumerId
+            encoder.supportsShm = .true
+            encoder.supportsProgress = options.supportsProgress && !withdrawing ? .true : .false
+            encoder.mode = withdrawing ? .stream : options.mode
+            encoder.maxRateHz = withdrawing ? 0 : maxRateHz
+            encoder.expectedLayoutVersion = grant.layoutVersion
+            encoder.progressIntervalUs = options.progressIntervalUs
+            encoder.progressBytesDelta = options.progressBytesDelta
+            encoder.progressMajorDeltaUnits = options.progressMajorDeltaUnits
+            encoder.descriptorStreamId = descriptor?.streamId ?? 0
+            encoder.controlStreamId = controlEndpoint?.streamId ?? 0
+            guard (try? encoder.descriptorChannel(descriptor?.channel ?? "")) != nil,
+                (try? encoder.controlChannel(controlEndpoint?.channel ?? "")) != nil
+            else { return false }
+            let length = MessageHeader.encodedLength + encoder.encodedLength
+            return offerRetrying(client.controlPublication, UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
+                .isSuccess
+        }
+        if sent { hellosSent &+= 1 }
+        return sent
+    }
+
+    // MARK: Lifecycle
+
+    /// The producer's lease ended: drop everything in flight and wait for the announce of the new epoch (§4.9), at
+    /// most three announce periods.
     func producerRevoked() {
+        lastMappedNs = UInt64(MonotonicClock.now())
         mapping.unmap(.epochChanged)
+        resetProgressTracking()
     }
 
     /// This consumer's lease ended: stop using the regions.
@@ -207,13 +577,24 @@ public final class Consumer {
         mapping.unmap(.requested)
     }
 
-    /// Detaches the lease and releases the regions and subscriptions.
+    /// Withdraws its requests from the producer, detaches the lease and releases the regions and subscriptions.
     public func close() {
-        if isActive { _ = try? client.driver.detach(grant) }
+        if isActive {
+            if options.descriptorStream != nil || options.controlStream != nil || options.supportsProgress {
+                sendHello(withdrawing: true)
+            }
+            _ = try? client.driver.detach(grant)
+        }
         isActive = false
         mapping.unmap()
         descriptors.close()
-        announces.close()
+        control.close()
+        announces?.close()
+        progressSubscription?.close()
+        pendingDescriptor?.resource.cancel()
+        pendingControl?.resource.cancel()
+        reattach?.cancel()
+        reattach = nil
         refreshCounters()
         counterSet.close()
         client.forget(self)

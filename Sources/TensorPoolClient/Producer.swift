@@ -3,61 +3,115 @@ import Agents
 public import DriverClient
 import SBE
 public import TensorPoolSHM
-import TensorPoolWire
+public import TensorPoolWire
 
 /// The outcome of publishing a frame.
 public enum PublishOutcome: Equatable, Sendable {
-    /// Committed in SHM and its `FrameDescriptor` appended to the descriptor stream.
+    /// Committed in SHM and its `FrameDescriptor` appended to the descriptor stream (or to the per-consumer streams,
+    /// or deliberately held back by their rate caps).
     case published(seq: UInt64)
     /// Committed in SHM; the descriptor was not appended (no subscriber, back pressure, closed). Consumers will see
     /// the sequence gap (the frame is not retried: v1.2 has no back pressure, wire spec §15.4).
     case descriptorNotSent(seq: UInt64, OfferResult)
 }
 
-/// A producer's handle on one stream: its lease, its writable regions and its descriptor publication (wire spec
-/// §10.2, §15.18; driver spec §2.2).
+/// A producer's handle on one stream: its lease, its writable regions, its descriptor publication, and what it knows
+/// of the stream's consumers (wire spec §5, §10.1.2–10.2.2, §11, §15.18; driver spec §2.2).
 ///
-/// Publish by copy with ``offer(_:tensor:timestampNs:metaVersion:)``, or zero copy with ``tryClaim(length:)``,
-/// writing into the claim's payload, then ``commit(_:tensor:timestampNs:metaVersion:)``. Sequences start at 0 in
-/// every epoch. Nothing here allocates per frame.
+/// Publish by copy with ``offer(_:tensor:timestampNs:metaVersion:traceId:)``, or zero copy with
+/// ``tryClaim(length:)``, writing into the claim's payload, then
+/// ``commit(_:tensor:timestampNs:metaVersion:valuesLength:traceId:)``. Sequences start at 0 in every epoch.
+/// Nothing here allocates per frame.
+///
+/// **Consumers.** From the client's duty cycle (``TensorPoolClient/doWork()``) the producer reads `ConsumerHello`
+/// on the shared control stream and answers with `ConsumerConfig`: it grants per-consumer descriptor and control
+/// streams that are asked for properly (channel and stream id, an allowed medium and stream range, not in use by
+/// another consumer) and declines the rest with an empty channel and stream id 0; it grants `RATE_LIMITED` by capping
+/// the consumer's per-consumer descriptor stream at `max_rate_hz`. A consumer heard from by neither hello nor QoS
+/// for ``ProducerOptions/staleIntervals`` liveness intervals is stale: its per-consumer publications are closed.
+///
+/// **Progress.** While some consumer said `supports_progress`, ``beginProgress(_:tensor:timestampNs:metaVersion:valuesLength:)``
+/// prepares the slot header and sends `STARTED`, ``reportProgress(_:bytesFilled:)`` sends throttled `PROGRESS`
+/// (at most one per interval, only after the byte or row delta, the newest state once the interval expires), and the
+/// commit sends the descriptor and then `COMPLETE`. Intervals and deltas are the smallest the consumers hint, never
+/// below the producer's floors.
+///
+/// **No subscriber.** Frames published while nobody subscribes to the descriptor stream are committed in SHM but
+/// announced to nobody: ``commit(_:tensor:timestampNs:metaVersion:valuesLength:traceId:)`` returns
+/// ``PublishOutcome/descriptorNotSent(seq:_:)`` with `.notConnected`, ``descriptorsNotSent`` counts them, and the
+/// sequence advances (a consumer that joins later starts from the next descriptor it sees).
 public final class Producer {
     /// The lease and regions the driver granted.
     public let grant: LeaseGrant
     /// The regions, mapped writable.
     public let regions: StreamRegions
+    /// The options this producer was attached with.
+    public let options: ProducerOptions
     /// Frames published (descriptor sent).
     public private(set) var framesPublished: UInt64 = 0
     /// Frames committed whose descriptor could not be sent.
     public private(set) var descriptorsNotSent: UInt64 = 0
     /// Whether the lease is still held; a revoked producer refuses to publish (driver spec §4.9).
     public private(set) var isActive = true
+    /// `ConsumerHello` messages received for this stream.
+    public private(set) var hellosReceived: UInt64 = 0
+    /// Hellos rejected as malformed (a channel without stream id or the reverse, §10.1.2-005/008).
+    public private(set) var hellosRejected: UInt64 = 0
+    /// `ConsumerConfig` messages sent.
+    public private(set) var configsSent: UInt64 = 0
+    /// Consumers dropped as stale.
+    public private(set) var consumersExpired: UInt64 = 0
+    /// `FrameProgress` messages sent, and those that could not be (progress is a hint: never retried).
+    public private(set) var progressSent: UInt64 = 0
+    /// `FrameProgress` messages that could not be appended.
+    public private(set) var progressNotSent: UInt64 = 0
+    /// Whether some live consumer supports progress (progress is sent only then, §10.2.2-023).
+    public private(set) var progressActive = false
+    /// The progress interval and deltas in force.
+    public private(set) var progressSettings: ProgressSettings
 
     unowned let client: TensorPoolClient
     let writer: FrameWriter
     let publication: Publication
+    let controlSubscription: Subscription
     var nextSeq: UInt64 = 0
     let scratch: UnsafeMutableRawBufferPointer
+    let progressScratch: UnsafeMutableRawBufferPointer
     let counterSet: CounterSet
+    var links: [UInt32: ConsumerLink] = [:]
+    /// Consumers with a per-consumer descriptor publication (iterated per frame).
+    var descriptorLinks: [ConsumerLink] = []
+    /// Progress consumers with a per-consumer control publication.
+    var progressLinks: [ConsumerLink] = []
+    /// Whether some progress consumer reads progress on the shared control stream.
+    var progressOnShared = false
+    var progressFrame = ProgressFrame()
+    /// Whether some per-consumer publication is still being added.
+    var addingStreams = false
+    var lastHousekeepingNs: UInt64 = 0
 
-    init(client: TensorPoolClient, grant: LeaseGrant) throws(TensorPoolClientError) {
+    init(
+        client: TensorPoolClient, grant: LeaseGrant, options: ProducerOptions, publication: Publication,
+        controlSubscription: Subscription
+    ) throws(TensorPoolClientError) {
         self.client = client
         self.grant = grant
+        self.options = options
+        progressSettings = ProgressSettings(
+            intervalNs: options.progressIntervalNs, bytesDelta: options.progressBytesDelta,
+            majorDeltaUnits: options.progressMajorDeltaUnits)
         do {
             regions = try StreamRegions.map(
                 grant.regions, policy: client.policy, writable: true, nowNs: UInt64(EpochNanoClock.now()),
-                freshnessWindowNs: client.context.freshnessWindowNs)
+                freshnessWindowNs: client.context.freshnessWindowNs, populate: client.context.populateMappings)
         } catch {
             throw .regions(error)
         }
         writer = FrameWriter(regions: regions)
-        do {
-            publication = try client.aeron.addPublication(
-                channel: client.context.descriptorChannel, streamId: client.context.descriptorStreamId)
-        } catch {
-            regions.unmap()
-            throw .aeron(error)
-        }
+        self.publication = publication
+        self.controlSubscription = controlSubscription
         scratch = .allocate(byteCount: 64, alignment: 8)
+        progressScratch = .allocate(byteCount: 64, alignment: 8)
         counterSet = CounterSet(
             aeron: client.aeron, streamId: grant.streamId, leaseId: grant.leaseId, clientId: grant.clientId,
             role: "producer",
@@ -67,12 +121,16 @@ public final class Producer {
             ])
     }
 
-    /// Copies the statistics into the Aeron counters.
-    func refreshCounters() {
-        counterSet.set([Int64(truncatingIfNeeded: framesPublished), Int64(truncatingIfNeeded: descriptorsNotSent)])
+    deinit {
+        scratch.deallocate()
+        progressScratch.deallocate()
     }
 
-    deinit { scratch.deallocate() }
+    /// Copies the statistics into the Aeron counters.
+    func refreshCounters() {
+        counterSet.set(0, framesPublished)
+        counterSet.set(1, descriptorsNotSent)
+    }
 
     /// The stream published to.
     public var streamId: UInt32 { grant.streamId }
@@ -80,42 +138,56 @@ public final class Producer {
     public var epoch: UInt64 { grant.epoch }
     /// Whether some consumer subscribes to the descriptor stream (frames published while none does are committed
     /// in SHM but announced to nobody).
-    public var hasSubscribers: Bool { publication.isConnected }
-
+    public var hasSubscribers: Bool {
+        publication.isConnected || descriptorLinks.contains { $0.descriptor?.publication?.isConnected == true }
+    }
     /// The sequence the next frame gets.
     public var sequence: UInt64 { nextSeq }
+    /// The consumers this producer currently knows (from their hellos), by consumer id.
+    public var consumers: [UInt32: ConsumerSnapshot] { links.mapValues { $0.snapshot } }
+
+    // MARK: Publishing
 
     /// Claims the slot of the next sequence for `length` bytes (zero copy): write into the claim's payload, then
-    /// ``commit(_:tensor:timestampNs:metaVersion:)``.
+    /// ``commit(_:tensor:timestampNs:metaVersion:valuesLength:traceId:)``.
     public func tryClaim(length: Int) throws(PublishError) -> SlotClaim {
         guard isActive else { throw .unmapped }
         return try writer.claim(seq: nextSeq, length: length)
     }
 
-    /// Commits a claimed slot (header, then `seq_commit`) and only then sends its `FrameDescriptor` (§10.2.1).
+    /// Commits a claimed slot (header, then `seq_commit`) and only then sends its `FrameDescriptor` (§10.2.1), then
+    /// `COMPLETE` when the frame had progress reports. `traceId` 0 means no tracing.
     public func commit(
         _ claim: SlotClaim, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32 = 0,
-        valuesLength: Int? = nil
+        valuesLength: Int? = nil, traceId: UInt64 = 0
     ) throws(PublishError) -> PublishOutcome {
         guard isActive else { throw .unmapped }
         try writer.commit(
             claim, tensor: tensor, timestampNs: timestampNs, metaVersion: metaVersion, valuesLength: valuesLength)
         nextSeq = claim.seq &+ 1
-        return sendDescriptor(seq: claim.seq, metaVersion: metaVersion)
+        let outcome = sendDescriptor(seq: claim.seq, metaVersion: metaVersion, traceId: traceId)
+        if progressFrame.active && progressFrame.seq == claim.seq {
+            progressFrame.active = false
+            if options.sendProgressComplete && progressActive {
+                sendProgress(seq: claim.seq, bytes: UInt64(valuesLength ?? claim.payload.count), state: .complete)
+            }
+        }
+        return outcome
     }
 
     /// Copies `bytes` into the next slot and publishes it.
     public func offer(
-        _ bytes: UnsafeRawBufferPointer, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32 = 0
+        _ bytes: UnsafeRawBufferPointer, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32 = 0,
+        traceId: UInt64 = 0
     ) throws(PublishError) -> PublishOutcome {
         let claim = try tryClaim(length: bytes.count)
         if let source = bytes.baseAddress, bytes.count > 0 {
             claim.payload.baseAddress!.copyMemory(from: source, byteCount: bytes.count)
         }
-        return try commit(claim, tensor: tensor, timestampNs: timestampNs, metaVersion: metaVersion)
+        return try commit(claim, tensor: tensor, timestampNs: timestampNs, metaVersion: metaVersion, traceId: traceId)
     }
 
-    func sendDescriptor(seq: UInt64, metaVersion: UInt32) -> PublishOutcome {
+    func sendDescriptor(seq: UInt64, metaVersion: UInt32, traceId: UInt64) -> PublishOutcome {
         // The encoder over a fixed scratch buffer cannot fail: 8 + 40 bytes fit in 64.
         guard let encoder = try? WireSchema.FrameDescriptorEncoder.wrapAndApplyHeader(scratch) else {
             return .descriptorNotSent(seq: seq, .error(code: -1))
@@ -123,13 +195,30 @@ public final class Producer {
         encoder.streamId = grant.streamId
         encoder.epoch = grant.epoch
         encoder.seq = seq
-        encoder.timestampNs = nil  // the slot carries the capture time; the publish time only when asked (§10.2.1)
+        // The slot carries the capture time; the publish time only when asked for (§10.2.1).
+        encoder.timestampNs = options.descriptorTimestamps ? UInt64(MonotonicClock.now()) : nil
         encoder.metaVersion = metaVersion
-        encoder.traceId = nil
+        encoder.traceId = traceId == 0 ? nil : traceId
         let message = UnsafeRawBufferPointer(
             rebasing: scratch[0..<(MessageHeader.encodedLength + encoder.encodedLength)])
         let result = offerRetrying(publication, message)
-        if case .success = result {
+        var delivered = result.isSuccess
+        if !descriptorLinks.isEmpty {
+            let now = UInt64(MonotonicClock.now())
+            for link in descriptorLinks {
+                guard let target = link.descriptor?.publication else { continue }  // still being added
+                if link.periodNs > 0 && link.descriptorsSent > 0 && now &- link.lastDescriptorNs < link.periodNs {
+                    delivered = true  // held back by the consumer's rate cap (§5-006): not a failure
+                    continue
+                }
+                if offerRetrying(target, message).isSuccess {
+                    link.lastDescriptorNs = now
+                    link.descriptorsSent &+= 1
+                    delivered = true
+                }
+            }
+        }
+        if delivered {
             framesPublished &+= 1
             return .published(seq: seq)
         }
@@ -137,20 +226,426 @@ public final class Producer {
         return .descriptorNotSent(seq: seq, result)
     }
 
+    // MARK: Progress
+
+    /// Starts progress reporting for a claimed frame whose payload is about to be filled (e.g. by DMA): writes the
+    /// slot header now (so consumers can read shape and progress unit) and sends `STARTED` (§10.2.2-002). Returns
+    /// whether progress is being reported, i.e. whether some consumer supports it; the header is prepared either way.
+    @discardableResult
+    public func beginProgress(
+        _ claim: SlotClaim, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32 = 0,
+        valuesLength: Int? = nil
+    ) throws(PublishError) -> Bool {
+        guard isActive else { throw .unmapped }
+        try writer.prepare(
+            claim, tensor: tensor, timestampNs: timestampNs, metaVersion: metaVersion, valuesLength: valuesLength)
+        guard progressActive else { return false }
+        var majorStride: UInt64 = 0
+        if tensor.progressUnit != .noneValue {
+            majorStride = UInt64(tensor.progressStrideBytes)
+        } else if let strides = try? tensor.resolvedStrides() {
+            majorStride = UInt64(max(0, strides[tensor.majorOrder == .row ? 0 : max(tensor.ndims - 1, 0)]))
+        }
+        progressFrame = ProgressFrame(
+            active: true, seq: claim.seq, limit: UInt64(valuesLength ?? claim.payload.count), sentBytes: 0,
+            pendingBytes: 0, sentAtNs: UInt64(MonotonicClock.now()), majorStrideBytes: majorStride)
+        sendProgress(seq: claim.seq, bytes: 0, state: .started)
+        return true
+    }
+
+    /// Reports that the first `bytesFilled` bytes of the frame are written. A `PROGRESS` goes out at most once per
+    /// interval and only once the fill grew by the byte (or row) delta; a report held back goes out from
+    /// ``TensorPoolClient/doWork()`` once the interval expires. Reports that go backwards are ignored (the fill
+    /// never decreases within a frame, §10.2.2-012). Returns whether a `PROGRESS` was sent now.
+    @discardableResult
+    public func reportProgress(_ claim: SlotClaim, bytesFilled: Int) -> Bool {
+        guard progressFrame.active, progressFrame.seq == claim.seq, bytesFilled >= 0 else { return false }
+        let bytes = min(UInt64(bytesFilled), progressFrame.limit)
+        guard bytes > progressFrame.pendingBytes else { return false }
+        progressFrame.pendingBytes = bytes
+        return flushProgress(now: UInt64(MonotonicClock.now()))
+    }
+
+    func flushProgress(now: UInt64) -> Bool {
+        guard progressFrame.active, progressActive, progressFrame.pendingBytes > progressFrame.sentBytes,
+            now &- progressFrame.sentAtNs >= progressSettings.intervalNs,
+            progressFrame.pendingBytes - progressFrame.sentBytes
+                >= progressSettings.effectiveDelta(majorStrideBytes: progressFrame.majorStrideBytes)
+        else { return false }
+        progressFrame.sentBytes = progressFrame.pendingBytes
+        progressFrame.sentAtNs = now
+        sendProgress(seq: progressFrame.seq, bytes: progressFrame.pendingBytes, state: .progress)
+        return true
+    }
+
+    func sendProgress(seq: UInt64, bytes: UInt64, state: WireSchema.FrameProgressState) {
+        guard let encoder = try? WireSchema.FrameProgressEncoder.wrapAndApplyHeader(progressScratch) else { return }
+        encoder.streamId = grant.streamId
+        encoder.epoch = grant.epoch
+        encoder.seq = seq
+        encoder.payloadBytesFilled = bytes
+        encoder.state = state
+        let message = UnsafeRawBufferPointer(
+            rebasing: progressScratch[0..<(MessageHeader.encodedLength + encoder.encodedLength)])
+        if progressOnShared { count(client.controlPublication.offer(message)) }
+        for link in progressLinks {
+            if let publication = link.control?.publication { count(publication.offer(message)) }
+        }
+    }
+
+    func count(_ result: OfferResult) {
+        if result.isSuccess { progressSent &+= 1 } else { progressNotSent &+= 1 }
+    }
+
+    // MARK: Consumers
+
+    /// Reads hellos, expires stale consumers and flushes a held-back progress report. Called from the client's
+    /// duty cycle.
+    func doWork(now: UInt64) -> Int {
+        guard isActive else { return 0 }
+        var handler = ControlHandler(producer: self)
+        var work = controlSubscription.poll(into: &handler, fragmentLimit: 16)
+        if progressFrame.active && flushProgress(now: now) { work += 1 }
+        if addingStreams { work += resolveStreams() }
+        if now &- lastHousekeepingNs >= 1_000_000 {
+            lastHousekeepingNs = now
+            work += expireConsumers(now: now)
+        }
+        return work
+    }
+
+    struct ControlHandler: FragmentHandling {
+        unowned let producer: Producer
+        mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
+            guard WireControl.wireTemplate(buffer) == WireSchema.ConsumerHelloDecoder.templateId,
+                let hello = try? WireSchema.ConsumerHelloDecoder(decodingHeaderOf: buffer),
+                hello.streamId == producer.grant.streamId
+            else { return }
+            producer.onHello(hello, now: UInt64(MonotonicClock.now()))
+        }
+    }
+
+    /// A consumer introduced itself (§10.1.2): remember it and its progress hints, grant or decline the per-consumer
+    /// streams and the mode it asks for, and answer with `ConsumerConfig` whenever it asked for anything or the
+    /// answer changed.
+    func onHello(_ hello: WireSchema.ConsumerHelloDecoder, now: UInt64) {
+        hellosReceived &+= 1
+        let id = hello.consumerId
+        let link = links[id] ?? ConsumerLink(consumerId: id, now: now)
+        links[id] = link
+        link.lastSeenNs = now
+        link.supportsProgress = hello.supportsProgress == .true
+        link.progressIntervalUs = hello.progressIntervalUs
+        link.progressBytesDelta = hello.progressBytesDelta
+        link.progressMajorDeltaUnits = hello.progressMajorDeltaUnits
+        link.requestedMode = hello.mode
+        link.maxRateHz = hello.maxRateHz
+        let descriptorField = StreamField.classify(
+            channel: hello.descriptorChannel, streamId: hello.descriptorStreamId)
+        let controlField = StreamField.classify(channel: hello.controlChannel, streamId: hello.controlStreamId)
+        var changed = false
+        var asked = false
+        if descriptorField == .malformed || controlField == .malformed { hellosRejected &+= 1 }
+        changed = assign(descriptorField, to: link, kind: .descriptor, asked: &asked) || changed
+        changed = assign(controlField, to: link, kind: .control, asked: &asked) || changed
+        // RATE_LIMITED is granted only through a per-consumer descriptor stream, capped at max_rate_hz (§11);
+        // otherwise it is declined and the consumer stays in STREAM on the shared stream. A per-consumer stream is
+        // capped at a non-zero max_rate_hz in either mode (§5-006); the shared stream never is (§5-007).
+        let mode: WireSchema.Mode =
+            hello.mode == .rateLimited && options.grantRateLimited && link.descriptor != nil ? .rateLimited : .stream
+        if hello.mode == .rateLimited { asked = true }
+        if mode != link.grantedMode {
+            link.grantedMode = mode
+            changed = true
+        }
+        link.periodNs = link.descriptor != nil && link.maxRateHz > 0 ? 1_000_000_000 / UInt64(link.maxRateHz) : 0
+        rebuildLinkLists()
+        if asked || changed { sendConfig(to: link) }
+    }
+
+    enum StreamKind { case descriptor, control }
+
+    /// Applies one per-consumer stream field of a hello to `link`; returns whether the assignment changed.
+    func assign(_ field: StreamField, to link: ConsumerLink, kind: StreamKind, asked: inout Bool) -> Bool {
+        let current = kind == .descriptor ? link.descriptor : link.control
+        var wanted: StreamEndpoint?
+        switch field {
+        case .none:
+            wanted = nil
+        case .malformed:
+            asked = true
+            wanted = nil  // rejected (§10.1.2-005/008, §10.1.3-005): declined with an empty channel and 0
+        case .endpoint(let endpoint):
+            asked = true
+            wanted = isAllowed(endpoint, kind: kind, for: link) ? endpoint : nil
+        }
+        if current?.endpoint == wanted { return false }
+        current?.close()
+        var opened: PerConsumerStream?
+        if let wanted,
+            let pending = try? client.aeron.asyncAddPublication(
+                channel: wanted.channel, streamId: Int32(bitPattern: wanted.streamId))
+        {
+            // Added asynchronously (the duty cycle never waits for the media driver); granted at once.
+            opened = PerConsumerStream(endpoint: wanted, publication: nil, pending: pending)
+            addingStreams = true
+        }
+        if kind == .descriptor {
+            link.descriptor = opened
+            link.descriptorsSent = 0
+        } else {
+            link.control = opened
+        }
+        return current?.endpoint != opened?.endpoint
+    }
+
+    /// Completes the asynchronous adds of per-consumer publications; one Aeron refused is withdrawn and the consumer
+    /// told so in a new `ConsumerConfig`.
+    func resolveStreams() -> Int {
+        var work = 0
+        var stillAdding = false
+        for link in links.values {
+            var withdrawn = false
+            for kind in [StreamKind.descriptor, .control] {
+                guard var stream = kind == .descriptor ? link.descriptor : link.control, let pending = stream.pending
+                else { continue }
+                do {
+                    guard let publication = try pending.poll() else {
+                        stillAdding = true
+                        continue
+                    }
+                    stream.publication = publication
+                    stream.pending = nil
+                    if kind == .descriptor { link.descriptor = stream } else { link.control = stream }
+                } catch {
+                    if kind == .descriptor { link.descriptor = nil } else { link.control = nil }
+                    withdrawn = true
+                }
+                work += 1
+            }
+            if withdrawn {
+                rebuildLinkLists()
+                sendConfig(to: link)
+            }
+        }
+        addingStreams = stillAdding
+        return work
+    }
+
+    /// Validates a requested per-consumer stream (§5-013): a parsable Aeron channel of an allowed medium, a stream id
+    /// in the configured range, and not the endpoint of another consumer.
+    func isAllowed(_ endpoint: StreamEndpoint, kind: StreamKind, for link: ConsumerLink) -> Bool {
+        guard options.perConsumerStreams else { return false }
+        let range = kind == .descriptor ? options.perConsumerDescriptorStreamIds : options.perConsumerControlStreamIds
+        guard range.contains(endpoint.streamId), let uri = try? ChannelURI(parsing: endpoint.channel), !uri.isSpy
+        else { return false }
+        let medium: String
+        switch uri.media {
+        case .ipc: medium = "ipc"
+        case .udp: medium = "udp"
+        }
+        guard options.perConsumerMedia.contains(medium) else { return false }
+        for other in links.values where other !== link {
+            if other.descriptor?.endpoint == endpoint || other.control?.endpoint == endpoint { return false }
+        }
+        return true
+    }
+
+    func sendConfig(to link: ConsumerLink) {
+        var buffer = [UInt8](
+            repeating: 0,
+            count: 64 + (link.descriptor?.endpoint.channel.utf8.count ?? 0)
+                + (link.control?.endpoint.channel.utf8.count ?? 0))
+        let sent: Bool = buffer.withUnsafeMutableBytes { bytes in
+            guard
+                let length = try? WireControl.encodeConsumerConfig(
+                    into: bytes, streamId: grant.streamId, consumerId: link.consumerId, useShm: true,
+                    mode: link.grantedMode, fallbackURI: "", descriptor: link.descriptor?.endpoint,
+                    control: link.control?.endpoint)
+            else { return false }
+            return offerRetrying(client.controlPublication, UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
+                .isSuccess
+        }
+        if sent { configsSent &+= 1 }
+    }
+
+    /// Drops consumers heard from by neither hello nor QoS for the stale period, closing their per-consumer
+    /// publications (§5-004/005, §10.1.3-008).
+    func expireConsumers(now: UInt64) -> Int {
+        let staleAfter = options.staleAfterNs
+        var expired = 0
+        // `now` may precede a hello stamped later in the same duty cycle: only a positive age counts.
+        for (id, link) in links where now > link.lastSeenNs && now - link.lastSeenNs > staleAfter {
+            link.close()
+            links[id] = nil
+            expired += 1
+        }
+        if expired > 0 {
+            consumersExpired &+= UInt64(expired)
+            rebuildLinkLists()
+        }
+        return expired
+    }
+
+    /// Records that consumer `id` was heard from (a `QosConsumer` counts as liveness like a hello, §5-005).
+    public func noteConsumerAlive(_ id: UInt32) {
+        links[id]?.lastSeenNs = UInt64(MonotonicClock.now())
+    }
+
+    /// Recomputes the per-frame lists and the progress settings from the live consumers (§10.2.2-023/024/025).
+    func rebuildLinkLists() {
+        descriptorLinks = links.values.filter { $0.descriptor != nil }.sorted { $0.consumerId < $1.consumerId }
+        let progressConsumers = links.values.filter(\.supportsProgress)
+        progressActive = !progressConsumers.isEmpty
+        progressLinks = progressConsumers.filter { $0.control != nil }
+        progressOnShared = progressConsumers.contains { $0.control == nil }
+        progressSettings = ProgressSettings.combine(
+            progressConsumers.map { ($0.progressIntervalUs, $0.progressBytesDelta, $0.progressMajorDeltaUnits) },
+            options: options)
+        if !progressActive { progressFrame.active = false }
+    }
+
+    // MARK: Lifecycle
+
     /// The lease ended (revoked, expired, driver gone): stop publishing and unmap.
     func leaseEnded() {
         isActive = false
         regions.unmap()
     }
 
-    /// Detaches the lease and releases the regions and the publication.
+    /// Detaches the lease and releases the regions, the publications and the per-consumer streams.
     public func close() {
         if isActive { _ = try? client.driver.detach(grant) }
         isActive = false
         regions.unmap()
         publication.close()
+        controlSubscription.close()
+        for link in links.values { link.close() }
+        links.removeAll()
+        descriptorLinks.removeAll()
+        progressLinks.removeAll()
         refreshCounters()
         counterSet.close()
         client.forget(self)
+    }
+}
+
+/// The progress interval and deltas in force for a producer.
+public struct ProgressSettings: Hashable, Sendable {
+    /// Least time between `PROGRESS` reports.
+    public var intervalNs: UInt64
+    /// Least byte growth worth a report.
+    public var bytesDelta: UInt64
+    /// Least major-axis growth (rows or columns) worth a report; 0 = none.
+    public var majorDeltaUnits: UInt64
+
+    /// Settings of the given interval and deltas.
+    public init(intervalNs: UInt64, bytesDelta: UInt64, majorDeltaUnits: UInt64) {
+        self.intervalNs = intervalNs
+        self.bytesDelta = bytesDelta
+        self.majorDeltaUnits = majorDeltaUnits
+    }
+
+    /// The byte delta for a frame whose major stride is `majorStrideBytes`: the smaller of the byte delta and the
+    /// row delta in bytes.
+    func effectiveDelta(majorStrideBytes: UInt64) -> UInt64 {
+        guard majorDeltaUnits > 0, majorStrideBytes > 0 else { return bytesDelta }
+        return min(bytesDelta, majorDeltaUnits &* majorStrideBytes)
+    }
+
+    /// The smallest interval and deltas the consumers hint, never below the producer's floors; the producer's
+    /// defaults where no consumer gives a hint (§10.2.2-024/025).
+    static func combine(_ hints: [(UInt32?, UInt32?, UInt32?)], options: ProducerOptions) -> ProgressSettings {
+        let intervals = hints.compactMap { $0.0 }.map { UInt64($0) &* 1_000 }
+        let bytes = hints.compactMap { $0.1 }.map { UInt64($0) }
+        let majors = hints.compactMap { $0.2 }.map { UInt64($0) }.filter { $0 > 0 }
+        return ProgressSettings(
+            intervalNs: max(intervals.min() ?? options.progressIntervalNs, options.progressMinIntervalNs),
+            bytesDelta: max(bytes.min() ?? options.progressBytesDelta, options.progressMinBytesDelta),
+            majorDeltaUnits: max(majors.min() ?? options.progressMajorDeltaUnits, options.progressMinMajorDeltaUnits))
+    }
+}
+
+/// Progress state of the frame being filled.
+struct ProgressFrame {
+    var active = false
+    var seq: UInt64 = 0
+    var limit: UInt64 = 0
+    var sentBytes: UInt64 = 0
+    var pendingBytes: UInt64 = 0
+    var sentAtNs: UInt64 = 0
+    var majorStrideBytes: UInt64 = 0
+}
+
+/// A per-consumer publication (or its pending add) and the endpoint it is for.
+struct PerConsumerStream {
+    var endpoint: StreamEndpoint
+    var publication: Publication?
+    var pending: PendingResource<Publication>?
+
+    func close() {
+        pending?.cancel()
+        publication?.close()
+    }
+}
+
+/// What a producer knows of one consumer, from its hellos.
+public struct ConsumerSnapshot: Hashable, Sendable {
+    /// The consumer's id.
+    public var consumerId: UInt32
+    /// Whether it reads progress hints.
+    public var supportsProgress: Bool
+    /// The mode it asked for and the mode granted.
+    public var requestedMode: WireSchema.Mode
+    /// The mode granted.
+    public var grantedMode: WireSchema.Mode
+    /// Its `max_rate_hz`.
+    public var maxRateHz: UInt32
+    /// Its per-consumer descriptor stream, if granted.
+    public var descriptorStream: StreamEndpoint?
+    /// Its per-consumer control stream, if granted.
+    public var controlStream: StreamEndpoint?
+    /// Descriptors sent on its per-consumer descriptor stream.
+    public var descriptorsSent: UInt64
+    /// Whether its per-consumer descriptor publication is added and has a subscriber.
+    public var descriptorStreamConnected: Bool
+}
+
+/// A consumer known to a producer.
+final class ConsumerLink {
+    let consumerId: UInt32
+    var lastSeenNs: UInt64
+    var supportsProgress = false
+    var progressIntervalUs: UInt32?
+    var progressBytesDelta: UInt32?
+    var progressMajorDeltaUnits: UInt32?
+    var requestedMode: WireSchema.Mode = .stream
+    var grantedMode: WireSchema.Mode = .stream
+    var maxRateHz: UInt32 = 0
+    var descriptor: PerConsumerStream?
+    var control: PerConsumerStream?
+    /// Rate cap on the per-consumer descriptor stream (0 = none).
+    var periodNs: UInt64 = 0
+    var lastDescriptorNs: UInt64 = 0
+    var descriptorsSent: UInt64 = 0
+
+    init(consumerId: UInt32, now: UInt64) {
+        self.consumerId = consumerId
+        lastSeenNs = now
+    }
+
+    var snapshot: ConsumerSnapshot {
+        ConsumerSnapshot(
+            consumerId: consumerId, supportsProgress: supportsProgress, requestedMode: requestedMode,
+            grantedMode: grantedMode, maxRateHz: maxRateHz, descriptorStream: descriptor?.endpoint,
+            controlStream: control?.endpoint, descriptorsSent: descriptorsSent,
+            descriptorStreamConnected: descriptor?.publication?.isConnected ?? false)
+    }
+
+    func close() {
+        descriptor?.close()
+        control?.close()
+        descriptor = nil
+        control = nil
     }
 }

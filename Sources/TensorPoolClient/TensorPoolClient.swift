@@ -1,5 +1,5 @@
 public import Aeron
-import Agents
+public import Agents
 public import DriverClient
 import SBE
 public import TensorPoolSHM
@@ -23,8 +23,14 @@ public struct TensorPoolContext: Sendable {
     public var allowedBaseDirectories = ["/dev/shm"]
     /// How long an attach may take, retries included.
     public var attachTimeout: Duration = .seconds(10)
+    /// The driver's announce period (`announce_period_ms`). A consumer left unmapped for three of them (no announce of
+    /// a new epoch after a revocation or an epoch change) attaches again, with backoff (driver spec §4.9).
+    public var announcePeriodNs: UInt64 = 1_000_000_000
     /// How old a region's activity timestamp may be when it is mapped.
     public var freshnessWindowNs: UInt64 = 3_000_000_000
+    /// Whether the regions are faulted in when mapped (`MAP_POPULATE`), so that the first lap over the rings takes no
+    /// page faults (a fault per 4 KiB page otherwise: about 18 ms per 4 MiB slot). Costs that time at attach instead.
+    public var populateMappings = true
     /// Options of the driver client (keepalives, retry backoff).
     public var driverOptions = DriverClient.Options()
 
@@ -40,6 +46,8 @@ public enum TensorPoolClientError: Error, CustomStringConvertible {
     case regions(RegionError)
     /// Aeron refused a publication or subscription.
     case aeron(AeronError)
+    /// The options ask for something the protocol forbids.
+    case invalidOptions(String)
 
     /// A one-line explanation.
     public var description: String {
@@ -47,6 +55,7 @@ public enum TensorPoolClientError: Error, CustomStringConvertible {
         case .driver(let error): "driver: \(error)"
         case .regions(let error): "regions: \(error)"
         case .aeron(let error): "aeron: \(error)"
+        case .invalidOptions(let why): "invalid options: \(why)"
         }
     }
 }
@@ -55,7 +64,11 @@ public enum TensorPoolClientError: Error, CustomStringConvertible {
 /// consumers, which it keeps alive and informs of revocations from ``doWork()``.
 ///
 /// Single-threaded: drive it (and its producers and consumers) from one agent or thread.
-public final class TensorPoolClient {
+///
+/// It is also an ``Agent``: run it on an `AgentRunner` or on the caller's duty cycle with an `AgentInvoker`, alone or
+/// in a `CompositeAgent` with ``ConsumerAgent``s and the application's own agents. Closing the agent closes every
+/// handle and the driver client.
+public final class TensorPoolClient: Agent {
     /// The context it was created with.
     public let context: TensorPoolContext
     /// The Aeron client.
@@ -64,6 +77,9 @@ public final class TensorPoolClient {
     public let driver: DriverClient
     /// The containment policy for announced regions.
     public let policy: PathPolicy
+    /// The publication of wire-schema control messages (hellos, configurations, progress) on the shared control
+    /// stream.
+    let controlPublication: Publication
     var producers: [UInt64: Producer] = [:]
     var consumers: [ObjectIdentifier: Consumer] = [:]
     var lastCounterRefreshNs: UInt64 = 0
@@ -76,51 +92,92 @@ public final class TensorPoolClient {
         driver = try DriverClient(
             aeron: aeron, controlChannel: context.controlChannel, controlStreamId: context.controlStreamId,
             options: context.driverOptions)
+        controlPublication = try aeron.addPublication(
+            channel: context.controlChannel, streamId: context.controlStreamId)
     }
 
-    /// Attaches a producer to `streamId`: a lease, the regions mapped writable, the descriptor publication.
-    public func attachProducer(streamId: UInt32) throws(TensorPoolClientError) -> Producer {
-        let grant: LeaseGrant
-        do {
-            grant = try driver.attach(streamId: streamId, role: .producer, timeout: context.attachTimeout)
-        } catch {
-            throw .driver(error)
-        }
-        do {
-            let producer = try Producer(client: self, grant: grant)
-            producers[grant.leaseId] = producer
+    /// `"tensor-pool-client"`.
+    public var roleName: String { "tensor-pool-client" }
+
+    /// Attaches a producer to `streamId`: a lease, the regions mapped writable, the descriptor publication. Blocks
+    /// until the driver answers (see ``beginAttachProducer(streamId:options:)`` for the non-blocking form).
+    public func attachProducer(
+        streamId: UInt32, options: ProducerOptions = ProducerOptions()
+    ) throws(TensorPoolClientError) -> Producer {
+        let attempt = beginAttachProducer(streamId: streamId, options: options)
+        return try attempt.await()
+    }
+
+    /// Attaches a consumer to `streamId`: a lease, the regions mapped read-only, the subscriptions, and the first
+    /// hello. Blocks until the driver answers (see ``beginAttachConsumer(streamId:options:)``).
+    public func attachConsumer(
+        streamId: UInt32, options: ConsumerOptions = ConsumerOptions()
+    ) throws(TensorPoolClientError) -> Consumer {
+        try options.validate()
+        let attempt = beginAttachConsumer(streamId: streamId, options: options)
+        return try attempt.await()
+    }
+
+    /// Starts attaching a producer without blocking: call ``PendingAttachment/poll()`` from the duty cycle until it
+    /// returns the producer or throws.
+    public func beginAttachProducer(
+        streamId: UInt32, options: ProducerOptions = ProducerOptions()
+    ) -> PendingAttachment<Producer> {
+        var endpoints = AeronEndpoints()
+        endpoints.publications = [(context.descriptorChannel, context.descriptorStreamId)]
+        endpoints.subscriptions = [(context.controlChannel, context.controlStreamId)]
+        return PendingAttachment(
+            client: self,
+            attach: driver.beginAttach(streamId: streamId, role: .producer, timeout: context.attachTimeout),
+            endpoints: endpoints
+        ) { client, grant, publications, subscriptions, _ throws(TensorPoolClientError) in
+            let producer = try Producer(
+                client: client, grant: grant, options: options, publication: publications[0],
+                controlSubscription: subscriptions[0])
+            client.producers[grant.leaseId] = producer
             return producer
-        } catch {
-            _ = try? driver.detach(grant)
-            throw error
         }
     }
 
-    /// Attaches a consumer to `streamId`: a lease, the regions mapped read-only, the descriptor and announce
-    /// subscriptions.
-    public func attachConsumer(streamId: UInt32) throws(TensorPoolClientError) -> Consumer {
-        let grant: LeaseGrant
-        do {
-            grant = try driver.attach(streamId: streamId, role: .consumer, timeout: context.attachTimeout)
-        } catch {
-            throw .driver(error)
-        }
-        do {
-            let consumer = try Consumer(client: self, grant: grant)
-            consumers[ObjectIdentifier(consumer)] = consumer
+    /// Starts attaching a consumer without blocking: call ``PendingAttachment/poll()`` from the duty cycle until it
+    /// returns the consumer or throws.
+    public func beginAttachConsumer(
+        streamId: UInt32, options: ConsumerOptions = ConsumerOptions()
+    ) -> PendingAttachment<Consumer> {
+        var invalid: TensorPoolClientError?
+        do { try options.validate() } catch { invalid = error }
+        var endpoints = AeronEndpoints()
+        endpoints.subscriptions = [
+            (context.descriptorChannel, context.descriptorStreamId), (context.controlChannel, context.controlStreamId),
+        ]
+        let separateAnnounces =
+            context.announceChannel != context.controlChannel || context.announceStreamId != context.controlStreamId
+        if separateAnnounces { endpoints.subscriptions.append((context.announceChannel, context.announceStreamId)) }
+        return PendingAttachment(
+            client: self,
+            attach: driver.beginAttach(streamId: streamId, role: .consumer, timeout: context.attachTimeout),
+            endpoints: endpoints, failure: invalid
+        ) { client, grant, _, subscriptions, joinTimeNs throws(TensorPoolClientError) in
+            let consumer = try Consumer(
+                client: client, grant: grant, options: options, descriptors: subscriptions[0],
+                control: subscriptions[1], announces: subscriptions.count > 2 ? subscriptions[2] : nil,
+                joinTimeNs: joinTimeNs)
+            client.consumers[ObjectIdentifier(consumer)] = consumer
             return consumer
-        } catch {
-            _ = try? driver.detach(grant)
-            throw error
         }
     }
 
     /// Keepalives and driver events: a revoked producer stops publishing; a consumer whose lease or producer was
     /// revoked drops what is in flight and waits for the announce of the new epoch.
+    ///
+    /// Producers read their consumers' hellos here, expire stale consumers and send held-back progress; consumers
+    /// repeat their hello.
     @discardableResult
     public func doWork() -> Int {
         var work = driver.doWork()
         let now = UInt64(MonotonicClock.now())
+        for producer in producers.values { work += producer.doWork(now: now) }
+        for consumer in consumers.values { work += consumer.doWork(now: now) }
         if now &- lastCounterRefreshNs >= 10_000_000 {  // Aeron counters every 10 ms
             lastCounterRefreshNs = now
             refreshCounters()
@@ -148,16 +205,33 @@ public final class TensorPoolClient {
         for consumer in consumers.values { consumer.refreshCounters() }
     }
 
+    /// Closes every producer and consumer (detaching their leases), then the driver client and the control
+    /// publication. The Aeron client stays open: it belongs to the caller.
+    public func close() {
+        for producer in Array(producers.values) { producer.close() }
+        for consumer in Array(consumers.values) { consumer.close() }
+        driver.close()
+        controlPublication.close()
+    }
+
+    /// Closes everything (``close()``) when the agent's runner or invoker stops.
+    public func onClose() { close() }
+
     func forget(_ producer: Producer) { producers[producer.grant.leaseId] = nil }
     func forget(_ consumer: Consumer) { consumers[ObjectIdentifier(consumer)] = nil }
 }
 
-/// Offers `message` on `publication`, retrying back pressure a bounded number of times.
+/// Offers `message` on `publication`, retrying back pressure a bounded number of times, and an admin action (the
+/// term rotation Aeron reports at the end of every term, without appending the message) always.
 func offerRetrying(_ publication: Publication, _ message: UnsafeRawBufferPointer) -> OfferResult {
     var result = publication.offer(message)
     var attempts = 0
-    while attempts < 1_000, case .backPressured = result {
-        attempts += 1
+    while attempts < 1_000 {
+        switch result {
+        case .backPressured: attempts += 1
+        case .adminAction: break
+        default: return result
+        }
         result = publication.offer(message)
     }
     return result

@@ -57,6 +57,8 @@ public final class ConsumerMapping {
     public let lockMemory: Bool
     /// Largest descriptor gap before a resync is recorded.
     public let maxOutstandingSeqGap: UInt64
+    /// Whether mappings fault every page in when mapped (`MAP_POPULATE`).
+    public let populate: Bool
 
     /// Current state.
     public private(set) var state: State = .unmapped
@@ -76,8 +78,9 @@ public final class ConsumerMapping {
     /// A consumer mapping with the given policy.
     public init(
         policy: PathPolicy, freshnessWindowNs: UInt64 = 3_000_000_000, lockMemory: Bool = false,
-        maxOutstandingSeqGap: UInt64 = 256
+        maxOutstandingSeqGap: UInt64 = 256, populate: Bool = false
     ) {
+        self.populate = populate
         self.policy = policy
         self.freshnessWindowNs = freshnessWindowNs
         self.lockMemory = lockMemory
@@ -108,7 +111,7 @@ public final class ConsumerMapping {
         do {
             let regions = try StreamRegions.map(
                 announce, policy: policy, writable: false, nowNs: nowNs, freshnessWindowNs: freshnessWindowNs,
-                lockMemory: lockMemory)
+                lockMemory: lockMemory, populate: populate)
             mappedPid = (try? regions.currentHeaderSuperblock().pid) ?? 0
             reader = FrameReader(regions: regions, maxOutstandingSeqGap: maxOutstandingSeqGap)
             state = .mapped(epoch: announce.epoch)

@@ -158,6 +158,28 @@ public final class FrameWriter {
         counts[0] &+= 1
     }
 
+    /// Writes the slot header of a claimed slot ahead of the commit, leaving `seq_commit` in progress, so that
+    /// consumers following `FrameProgress` hints can read the shape and progress unit while the payload is filled
+    /// (§10.2.2). ``commit(_:tensor:timestampNs:metaVersion:valuesLength:)`` still writes the whole header again.
+    @inlinable
+    public func prepare(
+        _ claim: SlotClaim, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32,
+        valuesLength: Int? = nil
+    ) throws(PublishError) {
+        let length = valuesLength ?? claim.payload.count
+        guard length >= 0, length <= claim.payload.count else {
+            throw .lengthExceedsClaim(length: length, claimed: claim.payload.count)
+        }
+        do {
+            try tensor.validate()
+        } catch {
+            throw .invalidTensor(error)
+        }
+        Self.writeSlotHeader(
+            claim.slot, seq: claim.seq, valuesLength: UInt32(length), payloadSlot: UInt32(claim.headerIndex),
+            poolId: claim.poolId, timestampNs: timestampNs, metaVersion: metaVersion, tensor: tensor)
+    }
+
     /// Copy path: claims, copies `payload` into the slot and commits.
     @inlinable
     public func publish(

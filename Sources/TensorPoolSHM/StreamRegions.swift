@@ -247,16 +247,16 @@ public final class StreamRegions: Sendable {
     /// Maps the regions an announce names, after validating everything the spec requires before mapping: the
     /// announced geometry, each URI (§15.22), each path's containment (§15.21a.5), the file size, hugepage backing
     /// when required, each superblock against the announce (§15.1) and, when `nowNs` is given, the freshness of each
-    /// activity timestamp. Nothing is mapped when any check fails.
+    /// activity timestamp. Nothing is mapped when any check fails. `populate` faults every page in when mapping.
     public static func map(
         _ announce: RegionAnnounce, policy: PathPolicy, writable: Bool = false, nowNs: UInt64? = nil,
-        freshnessWindowNs: UInt64 = 3_000_000_000, lockMemory: Bool = false
+        freshnessWindowNs: UInt64 = 3_000_000_000, lockMemory: Bool = false, populate: Bool = false
     ) throws(RegionError) -> StreamRegions {
         try announce.validateGeometry()
         let nslots = Int(announce.headerNslots)
         let header = try mapOne(
             uri: announce.headerRegionURI, policy: policy, writable: writable, lockMemory: lockMemory,
-            length: ShmLayout.headerRingSize(nslots: nslots),
+            populate: populate, length: ShmLayout.headerRingSize(nslots: nslots),
             expected: .headerRing(
                 streamId: announce.streamId, epoch: announce.epoch, nslots: announce.headerNslots, pid: 0, nowNs: 0),
             layoutVersion: announce.layoutVersion, nowNs: nowNs, windowNs: freshnessWindowNs)
@@ -264,6 +264,7 @@ public final class StreamRegions: Sendable {
         for pool in announce.pools {
             let region = try mapOne(
                 uri: pool.regionURI, policy: policy, writable: writable, lockMemory: lockMemory,
+                populate: populate,
                 length: ShmLayout.payloadPoolSize(nslots: Int(pool.nslots), strideBytes: Int(pool.strideBytes)),
                 expected: .payloadPool(
                     streamId: announce.streamId, epoch: announce.epoch, poolId: pool.poolId, nslots: pool.nslots,
@@ -277,7 +278,8 @@ public final class StreamRegions: Sendable {
     }
 
     private static func mapOne(
-        uri text: String, policy: PathPolicy, writable: Bool, lockMemory: Bool, length: Int, expected: Superblock,
+        uri text: String, policy: PathPolicy, writable: Bool, lockMemory: Bool, populate: Bool, length: Int,
+        expected: Superblock,
         layoutVersion: UInt32, nowNs: UInt64?, windowNs: UInt64
     ) throws(RegionError) -> MappedRegion {
         let uri: RegionURI
@@ -285,7 +287,8 @@ public final class StreamRegions: Sendable {
         let file: RegionFile
         do { file = try policy.openForMapping(uri, writable: writable) } catch { throw .containment(error) }
         defer { file.close() }
-        let region = try MappedRegion.map(file, length: length, writable: writable, lockMemory: lockMemory)
+        let region = try MappedRegion.map(
+            file, length: length, writable: writable, lockMemory: lockMemory, populate: populate)
         do {
             var want = expected
             want.layoutVersion = layoutVersion

@@ -1,0 +1,182 @@
+import Aeron
+import Agents
+import DriverClient
+import DriverConfig
+import Foundation
+import Logging
+import Synchronization
+import TensorPoolClient
+import TensorPoolDriver
+import TensorPoolSHM
+import TestProcesses
+import Testing
+
+/// An SHM driver agent on its own thread over the shared test media driver, with fresh stream ids and directory.
+final class TestDriver {
+    let directory: String
+    let context: TensorPoolContext
+    let runner: AgentRunner<DriverAgent, BackoffIdleStrategy>
+
+    init() throws {
+        directory = "/dev/shm/tp-unit-client-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let control = TestMediaDriver.uniqueStreamId()
+        let announce = TestMediaDriver.uniqueStreamId()
+        let configuration = try DriverConfiguration.parse(
+            """
+            [driver]
+            instance_id = "client-unit"
+            control_stream_id = \(control)
+            announce_stream_id = \(announce)
+            [shm]
+            base_dir = "\(directory)"
+            [policies]
+            announce_period_ms = 100
+            lease_keepalive_interval_ms = 100
+            lease_expiry_grace_intervals = 5
+            [profiles.small]
+            header_nslots = 64
+            payload_pools = [ { pool_id = 1, stride_bytes = 4096 } ]
+            [streams.main]
+            stream_id = 10000
+            profile = "small"
+            """)
+        var logger = Logger(label: "client-unit.driver")
+        logger.logLevel = .critical
+        let agent = try DriverAgent(configuration: configuration, client: try TestMediaDriver.client(), logger: logger)
+        runner = AgentRunner(agent: agent, idleStrategy: BackoffIdleStrategy(), errorHandler: { _ in })
+        runner.start()
+        var context = TensorPoolContext()
+        context.controlStreamId = control
+        context.announceStreamId = announce
+        context.descriptorStreamId = TestMediaDriver.uniqueStreamId()
+        context.allowedBaseDirectories = [directory]
+        context.driverOptions.keepaliveIntervalNs = 50_000_000
+        self.context = context
+    }
+
+    deinit {
+        _ = runner.close(timeout: .seconds(5))
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func client() throws -> TensorPoolClient {
+        try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
+    }
+}
+
+/// Frames seen by an agent-driven consumer, readable from the test thread.
+final class FrameLog: Sendable {
+    let seqs = Mutex<[UInt64]>([])
+}
+
+struct LoggingHandler: FrameHandling {
+    let log: FrameLog
+    mutating func onFrame(_ frame: FrameView, consumer: Consumer) {
+        let seq = frame.seq
+        if consumer.isStillValid(frame) { log.seqs.withLock { $0.append(seq) } }
+    }
+}
+
+@Suite("TensorPoolClient API: asynchronous attach, agents", .serialized)
+struct ClientAPITests {
+    @Test("beginAttach… returns nil until the driver answered and the endpoints were added, then the handle")
+    func asyncAttach() throws {
+        let driver = try TestDriver()
+        let client = try driver.client()
+        let pendingConsumer = client.beginAttachConsumer(streamId: 10_000)
+        let pendingProducer = client.beginAttachProducer(streamId: 10_000)
+        #expect(try pendingConsumer.poll() == nil)  // the first poll only sends the request
+        var consumer: Consumer?
+        var producer: Producer?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (consumer == nil || producer == nil) && ContinuousClock.now < deadline {
+            client.doWork()
+            consumer = try pendingConsumer.poll()
+            producer = try pendingProducer.poll()
+        }
+        let attachedProducer = try #require(producer)
+        let attachedConsumer = try #require(consumer)
+        #expect(try pendingConsumer.poll() === attachedConsumer)  // the outcome stays
+        #expect(attachedProducer.streamId == 10_000 && attachedConsumer.streamId == 10_000)
+        client.close()
+        #expect(!attachedProducer.isActive && !attachedConsumer.isActive)
+    }
+
+    @Test("an attach nobody answers fails with notConnected after the timeout; a cancelled one fails with closed")
+    func attachFailures() throws {
+        var context = TensorPoolContext()
+        context.controlStreamId = TestMediaDriver.uniqueStreamId()  // no driver here
+        context.attachTimeout = .milliseconds(300)
+        let client = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
+        let started = ContinuousClock.now
+        #expect(throws: TensorPoolClientError.self) { try client.attachConsumer(streamId: 10_000) }
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        let pending = client.beginAttachProducer(streamId: 10_000)
+        _ = try pending.poll()
+        pending.cancel()
+        do {
+            _ = try pending.poll()
+            Issue.record("a cancelled attach returned")
+        } catch {
+            guard case .driver(.closed) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+        }
+        var invalid = ConsumerOptions()
+        invalid.descriptorStream = StreamEndpoint(channel: "aeron:ipc", streamId: 0)
+        #expect(throws: TensorPoolClientError.self) {
+            try client.beginAttachConsumer(streamId: 10_000, options: invalid).poll()
+        }
+    }
+
+    @Test(
+        "a consumer runs on an AgentRunner (client and consumer agent composed) while the producer runs on an AgentInvoker"
+    )
+    func agents() throws {
+        let driver = try TestDriver()
+        let context = driver.context  // a Sendable value: the clients below share no region with `driver`
+        let consumerClient = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
+        let consumer = try consumerClient.attachConsumer(streamId: 10_000)
+        let log = FrameLog()
+        let runner = AgentRunner(
+            agent: CompositeAgent([
+                consumerClient, ConsumerAgent(consumer: consumer, handler: LoggingHandler(log: log)),
+            ]),
+            idleStrategy: BackoffIdleStrategy())
+        runner.start()
+        let producerClient = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
+        let invoker = AgentInvoker(agent: producerClient)
+        invoker.start()
+        let producer = try producerClient.attachProducer(streamId: 10_000)
+        var deadline = ContinuousClock.now + .seconds(10)
+        while !producer.hasSubscribers && ContinuousClock.now < deadline { invoker.invoke() }
+        // Wait until the consumer (on its runner) has mapped the producer's epoch: probe frames until one arrives.
+        var published = 0
+        deadline = ContinuousClock.now + .seconds(10)
+        while log.seqs.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+            _ = try producer.offer(
+                UnsafeRawBufferPointer(start: nil, count: 0), tensor: try TensorDescriptor(dtype: .uint8, shape: [0]),
+                timestampNs: 1)
+            published += 1
+            for _ in 0..<100 { invoker.invoke() }
+            usleep(1_000)
+        }
+        let first = log.seqs.withLock { $0.first } ?? 0
+        for _ in 0..<50 {
+            _ = try producer.offer(
+                UnsafeRawBufferPointer(start: nil, count: 0), tensor: try TensorDescriptor(dtype: .uint8, shape: [0]),
+                timestampNs: 1)
+            invoker.invoke()
+            usleep(200)
+        }
+        let last = UInt64(published + 49)
+        deadline = ContinuousClock.now + .seconds(10)
+        while log.seqs.withLock({ $0.last }) != last && ContinuousClock.now < deadline { invoker.invoke() }
+        #expect(log.seqs.withLock { $0 } == Array(first...last))
+        #expect(runner.close(timeout: .seconds(5)))  // closes the client agent: the consumer detaches
+        invoker.close()
+        #expect(!producer.isActive)
+    }
+}
