@@ -46,7 +46,7 @@ struct ChildArguments {
         self.named = named
     }
 
-    /// A positional value as an `Int`/`Double`/`String`.
+    /// A positional value as an `Int`.
     func int(_ index: Int) throws -> Int {
         guard let value = Int(positional[index]) else { throw BenchError("not an integer: \(positional[index])") }
         return value

@@ -49,11 +49,11 @@ enum Plot {
         let latency = [
             Series(name: "tensor pool p99", color: "#1f77b4", dash: nil, points: nanos(\.paced.receiver, "p99_ns")),
             Series(name: "tensor pool p50", color: "#1f77b4", dash: dashed, points: nanos(\.paced.receiver, "p50_ns")),
+            Series(name: "raw Aeron p99", color: "#2ca02c", dash: nil, points: nanos(\.rawPaced.receiver, "p99_ns")),
+            Series(name: "raw Aeron p50", color: "#2ca02c", dash: dashed, points: nanos(\.rawPaced.receiver, "p50_ns")),
             Series(
                 name: "tensor pool p99 incl. producer copy", color: "#17becf", dash: dotted,
                 points: nanos(\.paced.receiver, "copy_p99_ns")),
-            Series(name: "raw Aeron p99", color: "#2ca02c", dash: nil, points: nanos(\.rawPaced.receiver, "p99_ns")),
-            Series(name: "raw Aeron p50", color: "#2ca02c", dash: dashed, points: nanos(\.rawPaced.receiver, "p50_ns")),
         ]
         let width = 2 * (marginLeft + panelWidth) + 60
         let height = marginTop + panelHeight + 50 + legendHeight

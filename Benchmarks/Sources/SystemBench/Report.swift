@@ -269,8 +269,8 @@ struct Report {
                 Row.number(row.paced.receiver, "copy_p99_ns") / Row.number(row.rawPaced.receiver, "p99_ns")
             )
         }
-        let latencyPass: Bool? =
-            ratios.isEmpty || ratios.contains { !$0.1.isFinite } ? nil : ratios.allSatisfy { $0.1 <= 2 }
+        let measured = ratios.filter { $0.1.isFinite }
+        let latencyPass: Bool? = measured.isEmpty ? nil : measured.allSatisfy { $0.1 <= 2 }
         verdicts.append(
             Verdict(
                 id: "e",

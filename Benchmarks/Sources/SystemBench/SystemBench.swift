@@ -43,7 +43,7 @@ struct SystemBench {
         var sizes = [64, 4_096, 655_360, 4_194_304]
         var headerSlots: Int?
         var pacedHz = 10_000.0
-        var pacedSeconds = 1.0
+        var pacedSeconds = 2.0
         var pacedMaxMiBs = 2_048.0
         var rawTermLength: Int?
         var rawConcurrent = false
@@ -75,7 +75,7 @@ struct SystemBench {
           --sizes LIST         payload sizes in bytes (default 64,4096,655360,4194304)
           --header-slots N     header_nslots (= pool slots) for every size (default 1024 up to 64 KiB, 64 above)
           --paced-hz H         rate of the paced latency runs (default 10000)
-          --paced-seconds S    measured time of each paced run (default 1)
+          --paced-seconds S    measured time of each paced run (default 2)
           --paced-max-mibs M   caps the paced rate at M MiB/s of payload (default 2048: 3277/s at 640 KiB)
           --memcpy-seconds S   each memcpy run (default 0.5)
           --raw-term-length B  term length of the raw Aeron channel (default max(64 MiB, 8 × size rounded up to 2ⁿ))
@@ -85,6 +85,8 @@ struct SystemBench {
           --plot FILE.svg      writes throughput and paced latency versus payload size
           --json FILE          writes every measured field of every run
           --check              exit status 1 when an acceptance criterion fails
+        environment: SYSTEM_VERBOSE=1 prints every field of every run; SYSTEM_BENCH_MALLOC_STACKS=N makes each child
+          print the call stacks of the first N mallocs it counts to standard error
         child modes (run by the parent): produce, consume, raw-pub, raw-sub, memcpy, spin
         """
 
@@ -188,7 +190,7 @@ struct SystemBench {
         let senderCPU = 0
         let receiverCPU = cpus - 1
         let sizes = options.sizes.map { "\(label($0)): \(headerSlots(for: $0, options))" }.joined(separator: ", ")
-        let rawTerms = Set(options.sizes.map { rawTermLength(for: $0, options) }).sorted().map { "\($0 >> 20) MiB" }
+        let rawTerms = Set(options.sizes.map { rawTermLength(for: $0, options) }).sorted().map { "\($0 >> 20)m" }
         let lines = [
             "system-bench: producer → consumer in two processes through the SHM driver, and raw Aeron IPC between the "
                 + "same two CPUs, in one run (Aeron \(MediaDriver.aeronVersion))",
@@ -232,7 +234,8 @@ struct SystemBench {
             let termLength = rawTermLength(for: size, options)
             let channel = rawChannel(termLength: termLength, mtu: options.rawMTU)
             let hz = pacedHz(for: size, options)
-            let receiverSeconds = String(options.seconds + options.warmUpSeconds + 10)
+            // A receiver's deadline, should its sender never finish: the longest run plus generous warm-up time.
+            let receiverSeconds = String(max(options.seconds, options.pacedSeconds) + options.warmUpSeconds + 30)
             let warmUp = ["--warmup", String(options.warmUpSeconds)]
             // The producer's warm-up covers one lap of the slots and one of the descriptor log (96 B per descriptor).
             let producerWarmUp =
@@ -254,19 +257,25 @@ struct SystemBench {
                 ["consume"] + common + [receiverSeconds],
                 ["produce"] + common + [String(options.seconds)] + producerWarmUp)
             let rawStream = rawStreamBase + Int32(index * 2)
-            row.rawFlat = try pair(
-                ["raw-sub", mediaDriver.directory, String(size), receiverSeconds] + raw(rawStream),
-                ["raw-pub", mediaDriver.directory, String(size), String(options.seconds)] + raw(rawStream) + warmUp
-                    + rawSender)
+            // The raw messages carry the send time and the phase in their first 9 bytes.
+            let rawPossible = size >= 16
+            if rawPossible {
+                row.rawFlat = try pair(
+                    ["raw-sub", mediaDriver.directory, String(size), receiverSeconds] + raw(rawStream),
+                    ["raw-pub", mediaDriver.directory, String(size), String(options.seconds)] + raw(rawStream) + warmUp
+                        + rawSender)
+            }
             if options.pacedSeconds > 0 && hz > 0 {
                 row.paced = try pair(
                     ["consume"] + common + [receiverSeconds, "--copy-latency"],
                     ["produce"] + common + [String(options.pacedSeconds)] + producerWarmUp + paced
                         + ["--stamp-payload"])
-                row.rawPaced = try pair(
-                    ["raw-sub", mediaDriver.directory, String(size), receiverSeconds] + raw(rawStream + 1),
-                    ["raw-pub", mediaDriver.directory, String(size), String(options.pacedSeconds)] + raw(rawStream + 1)
-                        + warmUp + paced + rawSender)
+                if rawPossible {
+                    row.rawPaced = try pair(
+                        ["raw-sub", mediaDriver.directory, String(size), receiverSeconds] + raw(rawStream + 1),
+                        ["raw-pub", mediaDriver.directory, String(size), String(options.pacedSeconds)]
+                            + raw(rawStream + 1) + warmUp + paced + rawSender)
+                }
             }
             let geometry = [String(slots), String(HostedDriver.stride(for: size))]
             row.memcpy = try Child(
