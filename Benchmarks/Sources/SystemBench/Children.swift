@@ -82,6 +82,7 @@ struct SendWindow {
     /// When it started.
     private(set) var start: UInt64 = 0
 
+    /// A window whose warm-up started at `now`.
     init(now: UInt64, warmUpSeconds: Double, warmUpFrames: UInt64, seconds: Double) {
         warmUpEnd = now &+ UInt64(max(0, warmUpSeconds) * 1e9)
         self.warmUpFrames = warmUpFrames
@@ -116,6 +117,7 @@ struct Pacer {
     let periodNs: UInt64
     private var next: UInt64 = 0
 
+    /// A pacer at `hz` sends per second (0: flat out).
     init(hz: Double) { periodNs = hz > 0 ? UInt64(1e9 / hz) : 0 }
 
     /// Waits for the next send time.
@@ -151,6 +153,7 @@ func prefilledBuffer(_ size: Int) -> UnsafeMutableRawBufferPointer {
 }
 
 extension SystemBench {
+    /// The client context of the children: the parent's stream ids, the driver's base directory as the only allowed one.
     static func context(aeronDirectory: String, baseDirectory: String) -> (TensorPoolContext, AeronContext) {
         var context = TensorPoolContext()
         context.controlStreamId = controlStreamId
@@ -160,6 +163,7 @@ extension SystemBench {
         return (context, AeronContext(directory: aeronDirectory))
     }
 
+    /// Pins this process (and the threads it starts later) to the CPU in `SYSTEM_BENCH_CPU`.
     static func pinFromEnvironment() {
         if let cpu = ProcessInfo.processInfo.environment["SYSTEM_BENCH_CPU"].flatMap(Int32.init) {
             _ = tp_bench_pin(cpu, cpu)
@@ -273,6 +277,7 @@ extension SystemBench {
         /// The consumer's counters when the first measured frame arrived.
         var countersAtStart: ConsumerCounters?
 
+        /// Reads the first and last byte, checks `isStillValid`, and records the latency of a measured frame.
         mutating func onFrame(_ frame: FrameView, consumer: Consumer) {
             let now = monotonicNanos()
             let payload = frame.payload
@@ -449,6 +454,7 @@ extension SystemBench {
         var sentNs: UInt64 = 0
         var phase: UInt8 = 0
 
+        /// Takes the send time and phase from a BEGIN fragment and records the latency at the END fragment.
         mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
             fragments &+= 1
             let flags = header.flags

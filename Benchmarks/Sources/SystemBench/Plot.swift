@@ -82,11 +82,13 @@ enum Plot {
         return String(format: "%g", value)
     }
 
+    /// `text` with the XML special characters escaped.
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
     }
 
+    /// A coordinate with one decimal.
     static func number(_ value: Double) -> String { String(format: "%.1f", value) }
 
     /// One panel: frame, decade grid, ticks, axis labels, lines with markers, and the legend below.

@@ -42,16 +42,24 @@ struct Row {
         return mallocs < 0 ? .nan : mallocs / number(fields, "frames")
     }
 
+    /// MiB/s of payload at `perSecond` frames per second.
     func mib(_ perSecond: Double) -> Double { perSecond * Double(size) / 1_048_576 }
 
+    /// Frames per second the producer committed (flat out).
     var publishFps: Double { Self.rate(flat.sender) }
+    /// Payload MiB/s the producer committed.
     var publishMiBs: Double { mib(publishFps) }
+    /// Frames per second the consumer accepted.
     var consumeFps: Double { Self.rate(flat.receiver) }
+    /// Payload MiB/s the consumer accepted.
     var consumeMiBs: Double { mib(consumeFps) }
     /// Raw Aeron messages per second as received.
     var rawMsgs: Double { Self.rate(rawFlat.receiver) }
+    /// Raw Aeron payload MiB/s as received.
     var rawMiBs: Double { mib(rawMsgs) }
+    /// memcpy alone, MiB/s.
     var memcpyMiBs: Double { Self.number(memcpy, "mibs") }
+    /// memcpy while a peer spins on the receivers' CPU, MiB/s.
     var memcpySpinMiBs: Double { Self.number(memcpySpin, "mibs") }
     /// Drops in the consumer's measured window: gap + late.
     var drops: Double { Self.number(flat.receiver, "gap") + Self.number(flat.receiver, "late") }
@@ -80,7 +88,9 @@ struct Report {
 
     // MARK: Formatting
 
+    /// No decimals, or "-" when not measured.
     static func integer(_ value: Double) -> String { value.isFinite ? String(format: "%.0f", value) : "-" }
+    /// `digits` decimals, or "-" when not measured.
     static func fixed(_ value: Double, _ digits: Int = 2) -> String {
         value.isFinite ? String(format: "%.\(digits)f", value) : "-"
     }
@@ -91,6 +101,7 @@ struct Report {
         return nanos < 10_000 ? String(format: "%.1f µs", nanos / 1000) : String(format: "%.0f µs", nanos / 1000)
     }
 
+    /// A nanosecond field as microseconds.
     static func micros(_ fields: [String: String], _ key: String) -> String { micros(Row.number(fields, key)) }
 
     /// Mallocs per frame and, in parentheses, the total of the window.
@@ -169,6 +180,7 @@ struct Report {
 
     // MARK: Verdicts
 
+    /// PASS, FAIL, or SKIP when not measured.
     static func word(_ pass: Bool?) -> String { pass.map { $0 ? "PASS" : "FAIL" } ?? "SKIP" }
 
     /// One line per Done-when criterion of the issue, each with the measured value, the threshold and PASS/FAIL.
@@ -295,8 +307,10 @@ struct Report {
         return text
     }
 
+    /// Every field of a child, numbers as JSON numbers.
     static func jsonFields(_ fields: [String: String]) -> [String: Any] { fields.mapValues(jsonValue) }
 
+    /// A JSON number, or null when not measured.
     static func jsonNumber(_ value: Double) -> Any { value.isFinite ? value : NSNull() }
 
     /// Every field of every run, the derived figures and the verdicts, as pretty-printed JSON.

@@ -90,6 +90,7 @@ struct SystemBench {
         child modes (run by the parent): produce, consume, raw-pub, raw-sub, memcpy, spin
         """
 
+    /// Runs a child mode, or the whole benchmark as the parent.
     static func main() throws {
         let arguments = Array(CommandLine.arguments.dropFirst())
         switch arguments.first {
@@ -106,6 +107,7 @@ struct SystemBench {
         }
     }
 
+    /// The parent's options; exits with status 2 and the usage on a bad argument.
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
         var iterator = arguments.makeIterator()
@@ -185,6 +187,8 @@ struct SystemBench {
 
     // MARK: - Parent: media driver, SHM driver, children
 
+    /// Hosts the drivers, runs every measurement of every size, prints the tables and verdicts, and writes the plot
+    /// and JSON; returns the verdicts.
     static func parent(_ options: Options) throws -> [Verdict] {
         let cpus = Int(tp_bench_cpu_count())
         let senderCPU = 0
@@ -338,6 +342,7 @@ struct SystemBench {
         return RunFields(sender: senderFields, receiver: try receiving.finish())
     }
 
+    /// "64 B", "4 KiB", "640 KiB", "4 MiB".
     static func label(_ size: Int) -> String {
         size >= 1 << 20 && size % (1 << 20) == 0
             ? "\(size >> 20) MiB" : size >= 1 << 10 && size % (1 << 10) == 0 ? "\(size >> 10) KiB" : "\(size) B"
@@ -352,6 +357,7 @@ final class Child {
     let pipe = Pipe()
     var buffered = Data()
 
+    /// Starts this executable with `arguments`, pinned (through `SYSTEM_BENCH_CPU`) to `cpu`.
     init(_ arguments: [String], cpu: Int) throws {
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = arguments
@@ -440,6 +446,7 @@ final class HostedDriver {
         closeRunner = Self.start(agent)
     }
 
+    /// Runs `agent` on its own thread; the returned closure stops it and hands its core back.
     private static func start(_ agent: sending DriverAgent) -> () -> DriverCore {
         let runner = AgentRunner(
             agent: agent, idleStrategy: BackoffIdleStrategy(), errorHandler: AgentErrorHandlers.standardError)
@@ -450,6 +457,7 @@ final class HostedDriver {
         }
     }
 
+    /// Stops the agent, unlinks its files and removes the base directory.
     func close() {
         if let closeRunner {
             closeRunner().close(unlinkFiles: true)
@@ -459,11 +467,13 @@ final class HostedDriver {
     }
 }
 
+/// A failure of the benchmark, with its explanation.
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
 
+/// CLOCK_MONOTONIC in nanoseconds (the clock of every timestamp and latency here).
 @inline(__always)
 func monotonicNanos() -> UInt64 {
     var spec = timespec()
