@@ -241,11 +241,12 @@ struct SystemBench {
             // A receiver's deadline, should its sender never finish: the longest run plus generous warm-up time.
             let receiverSeconds = String(max(options.seconds, options.pacedSeconds) + options.warmUpSeconds + 30)
             let warmUp = ["--warmup", String(options.warmUpSeconds)]
-            // The producer's warm-up covers one lap of the slots and one of the descriptor log (96 B per descriptor).
+            // The producer's warm-up covers one lap of the slots and one of the descriptor log (96 B per descriptor),
+            // plus half a term, so that the measured window does not start at a term rotation of the descriptor log.
             let producerWarmUp =
                 warmUp + [
                     "--warmup-frames", String(slots), "--warmup-light-frames",
-                    String(3 * descriptorTermLength / 96 + 1),
+                    String(7 * descriptorTermLength / 2 / 96),
                 ]
             let common = [mediaDriver.directory, driver.baseDirectory, String(size)]
             func pair(_ receiver: [String], _ sender: [String]) throws -> RunFields {
