@@ -81,6 +81,7 @@ let package = Package(
                 .product(name: "TensorPoolClient", package: root),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
             ],
             path: "Sources/SystemBench"
         ),

@@ -4,347 +4,349 @@ import CAffinity
 import DriverConfig
 import Foundation
 import Glibc
-import Histogram
 import Logging
-import TensorPoolClient
 import TensorPoolDriver
-import TensorPoolSHM
 
-/// `system-bench`: producer → consumer across two processes through the SHM driver, the way `make run` deploys it.
+/// `system-bench`: producer → consumer across two processes through the SHM driver, the way `make run` deploys it,
+/// next to raw Aeron IPC between the same two CPUs in the same run.
 ///
 /// The parent hosts what `tp-driver --embedded-media-driver` would: an embedded media driver (shared mode, back-off
-/// idle) and a `DriverAgent` on its own thread (one stream, `header_nslots` 64, one pool sized for the payload,
+/// idle, sparse term files) and a `DriverAgent` on its own thread (one stream, `header_nslots` 1024 for payloads up to
+/// 64 KiB and 64 above unless `--header-slots` says otherwise, one pool of as many slots sized for the payload,
 /// `prefault_shm = true`, a fresh base directory under /dev/shm removed at the end). Per payload size it re-launches
-/// itself as `system-bench consume …` (pinned to the last CPU) and `system-bench produce …` (pinned to CPU 0); the
-/// producer copies a prefilled buffer into each claimed slot and commits it flat out, stamping the slot's
-/// `timestampNs` with CLOCK_MONOTONIC just before the commit; the consumer records now − timestampNs of every frame
-/// it accepts (zero copy: it reads the first and last byte, then checks `isStillValid`) into an HdrHistogram. Then
-/// `system-bench memcpy …` (pinned to CPU 0) copies the same buffer into a 64-slot shared ring for comparison.
+/// itself as child processes, receivers pinned to the last CPU and senders to CPU 0:
 ///
-/// Usage: `system-bench [--seconds S] [--sizes 64,4096,…] [--markdown]`
+/// 1. `consume` + `produce`, flat out: the producer copies a prefilled buffer into each claimed slot and commits it,
+///    stamping the slot's `timestampNs` with CLOCK_MONOTONIC just before the commit; the consumer records
+///    now − timestampNs of every frame it accepts (zero copy: first and last byte, then `isStillValid`) into an
+///    HdrHistogram. Both count the mallocs of their loop.
+/// 2. `raw-sub` + `raw-pub`, flat out: messages of the payload size on `aeron:ipc?term-length=…` through the same
+///    media driver, the send time in the first 8 bytes; the subscriber records the one-way latency the same way.
+/// 3. and 4. the same two pairs paced at `--paced-hz` (capped at `--paced-max-mibs`) for the latency comparison.
+/// 5. `memcpy` (pinned to CPU 0) copies the same buffer into a ring with the pool's geometry, alone and while a `spin`
+///    child spins on the last CPU (memcpy‖spin).
+///
+/// Every sender warms up for `--warmup` s first; its frames carry the phase, so receivers measure exactly the
+/// sender's measured window. The parent prints the tables, one verdict line per acceptance criterion, and writes
+/// the optional SVG plot and JSON.
+///
+/// Usage: `system-bench [--seconds S] [--warmup S] [--sizes 64,4096,…] [--header-slots N] [--paced-hz H]
+/// [--paced-seconds S] [--paced-max-mibs M] [--memcpy-seconds S] [--raw-term-length BYTES] [--raw-concurrent]
+/// [--raw-mtu BYTES] [--markdown] [--plot FILE.svg] [--json FILE] [--check]`
 @main
 struct SystemBench {
+    /// The command line of the parent.
     struct Options {
         var seconds = 2.0
+        var warmUpSeconds = 0.2
         var memcpySeconds = 0.5
         var sizes = [64, 4_096, 655_360, 4_194_304]
+        var headerSlots: Int?
+        var pacedHz = 10_000.0
+        var pacedSeconds = 2.0
+        var pacedMaxMiBs = 2_048.0
+        var rawTermLength: Int?
+        var rawConcurrent = false
+        var rawMTU: Int?
         var markdown = false
+        var plot: String?
+        var json: String?
+        var check = false
     }
 
     static let streamId: UInt32 = 10_000
     static let controlStreamId: Int32 = 1000
     static let announceStreamId: Int32 = 1001
     static let descriptorStreamId: Int32 = 1100
+    /// The first stream of the raw Aeron runs; each run gets its own.
+    static let rawStreamBase: Int32 = 3000
+    /// The term length of the descriptor channel (`TensorPoolContext.descriptorChannel`).
+    static let descriptorTermLength = 4 << 20
+    /// The raw channel's default term length.
+    static let defaultRawTermLength = 64 << 20
 
+    static let usage = """
+        usage: system-bench [--seconds S] [--warmup S] [--sizes 64,4096,…] [--header-slots N] [--paced-hz H]
+                            [--paced-seconds S] [--paced-max-mibs M] [--memcpy-seconds S] [--raw-term-length BYTES]
+                            [--raw-concurrent] [--raw-mtu BYTES] [--markdown] [--plot FILE.svg] [--json FILE]
+                            [--check]
+          --seconds S          measured time of each flat-out run (default 2)
+          --warmup S           warm-up of every sender before its measured window (default 0.2)
+          --sizes LIST         payload sizes in bytes (default 64,4096,655360,4194304)
+          --header-slots N     header_nslots (= pool slots) for every size (default 1024 up to 64 KiB, 64 above)
+          --paced-hz H         rate of the paced latency runs (default 10000)
+          --paced-seconds S    measured time of each paced run (default 2)
+          --paced-max-mibs M   caps the paced rate at M MiB/s of payload (default 2048: 3277/s at 640 KiB)
+          --memcpy-seconds S   each memcpy run (default 0.5)
+          --raw-term-length B  term length of the raw Aeron channel (default max(64 MiB, 8 × size rounded up to 2ⁿ))
+          --raw-concurrent     raw Aeron through a concurrent publication (default exclusive)
+          --raw-mtu BYTES      MTU of the raw Aeron channel (default Aeron's, 1408: larger messages are fragmented)
+          --markdown           Markdown tables
+          --plot FILE.svg      writes throughput and paced latency versus payload size
+          --json FILE          writes every measured field of every run
+          --check              exit status 1 when an acceptance criterion fails
+        environment: SYSTEM_VERBOSE=1 prints every field of every run; SYSTEM_BENCH_MALLOC_STACKS=N makes each child
+          print the call stacks of the first N mallocs it counts to standard error
+        child modes (run by the parent): produce, consume, raw-pub, raw-sub, memcpy, spin
+        """
+
+    /// Runs a child mode, or the whole benchmark as the parent.
     static func main() throws {
         let arguments = Array(CommandLine.arguments.dropFirst())
         switch arguments.first {
         case "produce": try produce(Array(arguments.dropFirst()))
         case "consume": try consume(Array(arguments.dropFirst()))
+        case "raw-pub": try rawPublish(Array(arguments.dropFirst()))
+        case "raw-sub": try rawSubscribe(Array(arguments.dropFirst()))
         case "memcpy": try memcpyRing(Array(arguments.dropFirst()))
         case "spin": spin(Array(arguments.dropFirst()))
-        default: try parent(parse(arguments))
+        default:
+            let options = parse(arguments)
+            let verdicts = try parent(options)
+            if options.check && verdicts.contains(where: { $0.pass == false }) { exit(1) }
         }
     }
 
+    /// The parent's options; exits with status 2 and the usage on a bad argument.
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
         var iterator = arguments.makeIterator()
+        func fail(_ message: String) -> Never {
+            FileHandle.standardError.write(Data("system-bench: \(message)\n\(usage)\n".utf8))
+            exit(2)
+        }
+        func double(_ name: String) -> Double {
+            guard let value = iterator.next().flatMap(Double.init), value >= 0 else { fail("\(name) needs a number") }
+            return value
+        }
+        func integer(_ name: String) -> Int {
+            guard let value = iterator.next().flatMap(Int.init), value > 0 else { fail("\(name) needs an integer") }
+            return value
+        }
         while let argument = iterator.next() {
             switch argument {
-            case "--seconds": options.seconds = iterator.next().flatMap(Double.init) ?? options.seconds
-            case "--memcpy-seconds":
-                options.memcpySeconds = iterator.next().flatMap(Double.init) ?? options.memcpySeconds
+            case "--seconds": options.seconds = double(argument)
+            case "--warmup": options.warmUpSeconds = double(argument)
+            case "--memcpy-seconds": options.memcpySeconds = double(argument)
             case "--sizes":
                 options.sizes = (iterator.next() ?? "").split(separator: ",").compactMap { Int($0) }
+                if options.sizes.isEmpty { fail("--sizes needs a list of byte counts") }
+            case "--header-slots":
+                let slots = integer(argument)
+                if slots & (slots - 1) != 0 { fail("--header-slots must be a power of two") }
+                options.headerSlots = slots
+            case "--paced-hz": options.pacedHz = double(argument)
+            case "--paced-seconds": options.pacedSeconds = double(argument)
+            case "--paced-max-mibs": options.pacedMaxMiBs = double(argument)
+            case "--raw-term-length":
+                let length = integer(argument)
+                if length & (length - 1) != 0 || length < 65_536 { fail("--raw-term-length must be 2ⁿ ≥ 64 KiB") }
+                options.rawTermLength = length
+            case "--raw-concurrent": options.rawConcurrent = true
+            case "--raw-mtu":
+                let mtu = integer(argument)
+                if mtu % 32 != 0 || mtu > 65_504 { fail("--raw-mtu must be a multiple of 32 up to 65504") }
+                options.rawMTU = mtu
             case "--markdown": options.markdown = true
-            default:
-                FileHandle.standardError.write(Data("system-bench: unknown argument \(argument)\n".utf8))
-                exit(2)
+            case "--plot":
+                guard let path = iterator.next() else { fail("--plot needs a file name") }
+                options.plot = path
+            case "--json":
+                guard let path = iterator.next() else { fail("--json needs a file name") }
+                options.json = path
+            case "--check": options.check = true
+            case "--help", "-h":
+                print(usage)
+                exit(0)
+            default: fail("unknown argument \(argument)")
             }
         }
         return options
     }
 
-    // MARK: - Parent: media driver, SHM driver, children
-
-    struct Row {
-        var size: Int
-        var producer: [String: String]
-        var consumer: [String: String]
-        var memcpyMiBs: Double
-        var memcpyBusyPeerMiBs: Double
+    /// `header_nslots` (and pool slots) for a payload size: `--header-slots`, else 1024 up to 64 KiB and 64 above.
+    static func headerSlots(for size: Int, _ options: Options) -> Int {
+        options.headerSlots ?? (size <= 65_536 ? 1024 : 64)
     }
 
-    static func parent(_ options: Options) throws {
+    /// The raw channel's term length: `--raw-term-length`, else 64 MiB, or the smallest power of two whose eighth
+    /// (Aeron's max message length) holds the message if that is longer. A long term matters: an IPC publication may
+    /// run half a term ahead of its subscriber, and only the media driver's conductor moves that limit on, so with the
+    /// back-off driver of the demo a 4 MiB term would cap 640 KiB messages at a few thousand per second.
+    static func rawTermLength(for size: Int, _ options: Options) -> Int {
+        if let length = options.rawTermLength { return length }
+        var length = defaultRawTermLength
+        while length / 8 < size { length <<= 1 }
+        return length
+    }
+
+    /// The paced rate for a payload size: `--paced-hz`, capped at `--paced-max-mibs` of payload.
+    static func pacedHz(for size: Int, _ options: Options) -> Double {
+        min(options.pacedHz, options.pacedMaxMiBs * 1_048_576 / Double(max(size, 1)))
+    }
+
+    // MARK: - Parent: media driver, SHM driver, children
+
+    /// Hosts the drivers, runs every measurement of every size, prints the tables and verdicts, and writes the plot
+    /// and JSON; returns the verdicts.
+    static func parent(_ options: Options) throws -> [Verdict] {
         let cpus = Int(tp_bench_cpu_count())
-        print(
-            "system-bench: producer → consumer in two processes through the SHM driver (Aeron \(MediaDriver.aeronVersion))"
-        )
-        print("  parent: embedded media driver (shared, back-off idle) + DriverAgent thread (back-off idle);")
-        print("  header_nslots 64, one pool of 64 slots sized for the payload, prefault_shm = true, /dev/shm")
-        print(
-            "  producer pinned to CPU 0, consumer to CPU \(cpus - 1) (\(cpus) CPUs); producer flat out for \(options.seconds) s,"
-        )
-        print("  memcpy of a prefilled buffer into each slot; consumer zero copy (first + last byte, isStillValid);")
-        print("  latency = consumer's CLOCK_MONOTONIC − slot timestampNs stamped just before commit")
-        print(
-            "  memcpy: same buffer into a 64-slot MAP_SHARED ring, \(options.memcpySeconds) s, pinned to CPU 0; alone, and"
-        )
-        print("  again while a peer process spins on CPU \(cpus - 1) (memcpy‖spin), as the polling consumer does")
+        let senderCPU = 0
+        let receiverCPU = cpus - 1
+        let sizes = options.sizes.map { "\(label($0)): \(headerSlots(for: $0, options))" }.joined(separator: ", ")
+        let rawTerms = Set(options.sizes.map { rawTermLength(for: $0, options) }).sorted().map { "\($0 >> 20)m" }
+        let lines = [
+            "system-bench: producer → consumer in two processes through the SHM driver, and raw Aeron IPC between the "
+                + "same two CPUs, in one run (Aeron \(MediaDriver.aeronVersion))",
+            "  parent: embedded media driver (shared, back-off idle, sparse terms) + DriverAgent thread (back-off);",
+            "  header_nslots = pool slots per size (\(sizes)); pool stride = smallest 64 × 2ⁿ ≥ payload;",
+            "  prefault_shm = true, /dev/shm; \(cpus) CPUs: senders pinned to CPU \(senderCPU), receivers to CPU "
+                + "\(receiverCPU)",
+            "  each run: warm-up flat out ≥ \(options.warmUpSeconds) s and one lap of every ring (pool slots and "
+                + "descriptor log; raw: the log's 3 terms), 0.1 s pause, then measured: flat out \(options.seconds) s, "
+                + "or paced \(options.pacedSeconds) s at min(\(Report.integer(options.pacedHz)) Hz, "
+                + "\(Report.integer(options.pacedMaxMiBs)) MiB/s)",
+            "  producer: doWork every 64 frames, tryClaim, memcpy of a prefilled buffer, commit (descriptor offer);",
+            "  consumer: poll 64, doWork every 64 polls, zero copy (first + last byte, isStillValid); latency = "
+                + "consumer's CLOCK_MONOTONIC − slot timestampNs stamped just before commit (after the copy; 'incl. "
+                + "copy' = from a stamp taken before the copy, in the payload)",
+            "  raw Aeron: \(options.rawConcurrent ? "concurrent" : "exclusive") publication on "
+                + "aeron:ipc?term-length=\(rawTerms.joined(separator: "/"))"
+                + (options.rawMTU.map { "|mtu=\($0)" } ?? "") + ", offer retried while back-pressured, send time "
+                + "in bytes 0..<8 stamped before each attempt (offer copies the message into the log, so that copy "
+                + "is in its latency); subscriber polls 64 fragments, latency at the END fragment",
+            "  memcpy: same buffer into a MAP_SHARED ring of the pool's slots × stride, \(options.memcpySeconds) s, "
+                + "CPU \(senderCPU); alone, and while a peer spins on CPU \(receiverCPU) (memcpy‖spin)",
+            "  mallocs: counted on each child's loop thread over its measured window (malloc interposer hook)",
+        ]
+        for line in lines { print(line) }
         fflush(nil)
+        if !MallocCounter.works { print("  (the malloc interposer does not count here: mallocs are n/a)") }
         var mediaConfiguration = MediaDriver.Configuration()
         mediaConfiguration.termBufferSparseFile = true
         let mediaDriver = try MediaDriver(mediaConfiguration)
         defer { mediaDriver.close() }
         let aeron = try AeronClient(context: AeronContext(directory: mediaDriver.directory))
         defer { aeron.close() }
+        let verbose = ProcessInfo.processInfo.environment["SYSTEM_VERBOSE"] != nil
+        let startedAt = monotonicNanos()
         var rows: [Row] = []
-        for size in options.sizes {
-            let driver = try HostedDriver(aeron: aeron, payloadBytes: size)
+        for (index, size) in options.sizes.enumerated() {
+            let slots = headerSlots(for: size, options)
+            let driver = try HostedDriver(aeron: aeron, payloadBytes: size, headerSlots: slots)
             defer { driver.close() }
+            let termLength = rawTermLength(for: size, options)
+            let channel = rawChannel(termLength: termLength, mtu: options.rawMTU)
+            let hz = pacedHz(for: size, options)
+            // A receiver's deadline, should its sender never finish: the longest run plus generous warm-up time.
+            let receiverSeconds = String(max(options.seconds, options.pacedSeconds) + options.warmUpSeconds + 30)
+            let warmUp = ["--warmup", String(options.warmUpSeconds)]
+            // The producer's warm-up covers one lap of the slots and one of the descriptor log (96 B per descriptor),
+            // plus half a term, so that the measured window does not start at a term rotation of the descriptor log.
+            let producerWarmUp =
+                warmUp + [
+                    "--warmup-frames", String(slots), "--warmup-light-frames",
+                    String(7 * descriptorTermLength / 2 / 96),
+                ]
             let common = [mediaDriver.directory, driver.baseDirectory, String(size)]
-            let consumer = try Child(["consume"] + common + [String(options.seconds + 10)], cpu: cpus - 1)
-            guard consumer.waitFor("ready") else { throw BenchError("consumer did not attach (\(size) B)") }
-            let producer = try Child(["produce"] + common + [String(options.seconds)], cpu: 0)
-            let producerFields = try producer.finish()
-            let consumerFields = try consumer.finish()
-            let memcpyFields = try Child(["memcpy", String(size), String(options.memcpySeconds)], cpu: 0).finish()
-            // The same, while a peer spins on the consumer's CPU as the polling consumer does during the run.
-            let spinner = try Child(["spin", String(options.memcpySeconds + 1)], cpu: cpus - 1)
-            usleep(100_000)
-            let busyFields = try Child(["memcpy", String(size), String(options.memcpySeconds)], cpu: 0).finish()
-            _ = try spinner.finish()
-            let row = Row(
-                size: size, producer: producerFields, consumer: consumerFields,
-                memcpyMiBs: Double(memcpyFields["mibs"] ?? "") ?? .nan,
-                memcpyBusyPeerMiBs: Double(busyFields["mibs"] ?? "") ?? .nan)
-            if ProcessInfo.processInfo.environment["SYSTEM_VERBOSE"] != nil {
-                print(
-                    "  \(size) B: producer \(producerFields) consumer \(consumerFields) memcpy \(memcpyFields) "
-                        + "memcpy with spinning peer \(busyFields)")
+            func pair(_ receiver: [String], _ sender: [String]) throws -> RunFields {
+                try runPair(receiver: receiver, sender: sender, receiverCPU: receiverCPU, senderCPU: senderCPU)
             }
+            func raw(_ stream: Int32) -> [String] {
+                ["--channel", channel, "--stream", String(stream)]
+            }
+            let rawSender = options.rawConcurrent ? ["--concurrent"] : []
+            let paced = ["--paced-hz", String(hz)]
+            var row = Row(size: size, headerSlots: slots, rawChannel: channel, pacedHz: hz)
+            row.flat = try pair(
+                ["consume"] + common + [receiverSeconds],
+                ["produce"] + common + [String(options.seconds)] + producerWarmUp)
+            let rawStream = rawStreamBase + Int32(index * 2)
+            // The raw messages carry the send time and the phase in their first 9 bytes.
+            let rawPossible = size >= 16
+            if rawPossible {
+                row.rawFlat = try pair(
+                    ["raw-sub", mediaDriver.directory, String(size), receiverSeconds] + raw(rawStream),
+                    ["raw-pub", mediaDriver.directory, String(size), String(options.seconds)] + raw(rawStream) + warmUp
+                        + rawSender)
+            }
+            if options.pacedSeconds > 0 && hz > 0 {
+                row.paced = try pair(
+                    ["consume"] + common + [receiverSeconds, "--copy-latency"],
+                    ["produce"] + common + [String(options.pacedSeconds)] + producerWarmUp + paced
+                        + ["--stamp-payload"])
+                if rawPossible {
+                    row.rawPaced = try pair(
+                        ["raw-sub", mediaDriver.directory, String(size), receiverSeconds] + raw(rawStream + 1),
+                        ["raw-pub", mediaDriver.directory, String(size), String(options.pacedSeconds)]
+                            + raw(rawStream + 1) + warmUp + paced + rawSender)
+                }
+            }
+            let geometry = [String(slots), String(HostedDriver.stride(for: size))]
+            row.memcpy = try Child(
+                ["memcpy", String(size), String(options.memcpySeconds)] + geometry, cpu: senderCPU
+            ).finish()
+            // The same, while a peer spins on the consumer's CPU as the polling consumer does during the run.
+            let spinner = try Child(["spin", String(options.memcpySeconds + 0.3)], cpu: receiverCPU)
+            usleep(100_000)
+            row.memcpySpin = try Child(
+                ["memcpy", String(size), String(options.memcpySeconds)] + geometry, cpu: senderCPU
+            ).finish()
+            _ = try spinner.finish()
+            if verbose { print(row.verboseDescription) }
             rows.append(row)
         }
-        print(table(rows, markdown: options.markdown))
-        if let row = rows.first(where: { $0.size == 655_360 }) {
-            let publish = publishMiBs(row)
-            print(
-                String(
-                    format:
-                        "640 KiB: publish %.0f MiB/s ÷ memcpy %.0f MiB/s = %.2f (÷ memcpy with a spinning peer %.0f MiB/s = %.2f)",
-                    publish, row.memcpyMiBs, publish / row.memcpyMiBs, row.memcpyBusyPeerMiBs,
-                    publish / row.memcpyBusyPeerMiBs))
+        let report = Report(rows: rows, options: options)
+        print(report.throughputTable(markdown: options.markdown))
+        print()
+        print(report.latencyTable(markdown: options.markdown))
+        print()
+        let verdicts = report.verdicts()
+        for verdict in verdicts { print(verdict.line) }
+        let runSeconds = Double(monotonicNanos() &- startedAt) / 1e9
+        print("(measured in \(Report.integer(runSeconds)) s; load average now \(loadAverage()))")
+        if let path = options.plot {
+            try Plot.svg(rows: rows).write(toFile: path, atomically: true, encoding: .utf8)
+            print("plot: \(path)")
         }
+        if let path = options.json {
+            try report.json(verdicts: verdicts, runSeconds: runSeconds).write(to: URL(fileURLWithPath: path))
+            print("json: \(path)")
+        }
+        return verdicts
     }
 
-    static func publishMiBs(_ row: Row) -> Double {
-        let frames = Double(row.producer["frames"] ?? "") ?? .nan
-        let elapsed = Double(row.producer["elapsed_ns"] ?? "") ?? .nan
-        return frames * Double(row.size) / (elapsed / 1e9) / 1_048_576
+    /// The 1, 5 and 15 minute load averages, to judge how quiet the machine was.
+    static func loadAverage() -> String {
+        var loads = [Double](repeating: .nan, count: 3)
+        _ = getloadavg(&loads, 3)
+        return loads.map { String(format: "%.2f", $0) }.joined(separator: " ")
     }
 
+    /// Starts the receiver, waits for its `ready`, runs the sender to its end, then tells the receiver to drain and
+    /// finish (SIGUSR1).
+    static func runPair(receiver: [String], sender: [String], receiverCPU: Int, senderCPU: Int) throws -> RunFields {
+        let receiving = try Child(receiver, cpu: receiverCPU)
+        guard receiving.waitFor("ready") else {
+            _ = try? receiving.finish()
+            throw BenchError("\(receiver.first ?? "receiver") did not start: \(receiver)")
+        }
+        let senderFields: [String: String]
+        do {
+            senderFields = try Child(sender, cpu: senderCPU).finish()
+        } catch {
+            receiving.signal(SIGTERM)
+            _ = try? receiving.finish()
+            throw error
+        }
+        receiving.signal(SIGUSR1)
+        return RunFields(sender: senderFields, receiver: try receiving.finish())
+    }
+
+    /// "64 B", "4 KiB", "640 KiB", "4 MiB".
     static func label(_ size: Int) -> String {
-        size >= 1 << 20 ? "\(size >> 20) MiB" : size >= 1 << 10 ? "\(size >> 10) KiB" : "\(size) B"
-    }
-
-    static func table(_ rows: [Row], markdown: Bool) -> String {
-        let header = [
-            "payload", "publish fps", "publish MiB/s", "consume fps", "consume MiB/s", "drops gap/late",
-            "not sent", "latency p50", "p99", "p99.9", "memcpy MiB/s", "publish/memcpy", "memcpy‖spin MiB/s",
-            "publish/memcpy‖spin",
-        ]
-        func micros(_ value: String?) -> String {
-            guard let nanos = value.flatMap(Double.init) else { return "-" }
-            return nanos < 10_000 ? String(format: "%.1f µs", nanos / 1000) : String(format: "%.0f µs", nanos / 1000)
-        }
-        let body: [[String]] = rows.map { row in
-            let frames = Double(row.producer["frames"] ?? "") ?? .nan
-            let elapsed = (Double(row.producer["elapsed_ns"] ?? "") ?? .nan) / 1e9
-            let consumed = Double(row.consumer["frames"] ?? "") ?? .nan
-            let consumeElapsed = (Double(row.consumer["elapsed_ns"] ?? "") ?? .nan) / 1e9
-            let publish = publishMiBs(row)
-            return [
-                label(row.size), String(format: "%.0f", frames / elapsed), String(format: "%.0f", publish),
-                String(format: "%.0f", consumed / consumeElapsed),
-                String(format: "%.0f", consumed * Double(row.size) / consumeElapsed / 1_048_576),
-                "\(row.consumer["gap"] ?? "-")/\(row.consumer["late"] ?? "-")", row.producer["not_sent"] ?? "-",
-                micros(row.consumer["p50_ns"]), micros(row.consumer["p99_ns"]), micros(row.consumer["p999_ns"]),
-                String(format: "%.0f", row.memcpyMiBs), String(format: "%.2f", publish / row.memcpyMiBs),
-                String(format: "%.0f", row.memcpyBusyPeerMiBs),
-                String(format: "%.2f", publish / row.memcpyBusyPeerMiBs),
-            ]
-        }
-        let all = [header] + body
-        if markdown {
-            return all.enumerated().map { index, row in
-                "| " + row.joined(separator: " | ") + " |"
-                    + (index == 0 ? "\n|---|" + String(repeating: "---:|", count: row.count - 1) : "")
-            }.joined(separator: "\n")
-        }
-        let widths = (0..<header.count).map { column in all.map { $0[column].count }.max()! }
-        return all.map { row in
-            row.enumerated().map { column, text in text + String(repeating: " ", count: widths[column] - text.count) }
-                .joined(separator: "  ")
-        }.joined(separator: "\n")
-    }
-
-    // MARK: - Children
-
-    static func context(aeronDirectory: String, baseDirectory: String) -> (TensorPoolContext, AeronContext) {
-        var context = TensorPoolContext()
-        context.controlStreamId = controlStreamId
-        context.announceStreamId = announceStreamId
-        context.descriptorStreamId = descriptorStreamId
-        context.allowedBaseDirectories = [baseDirectory]
-        return (context, AeronContext(directory: aeronDirectory))
-    }
-
-    static func pinFromEnvironment() {
-        if let cpu = ProcessInfo.processInfo.environment["SYSTEM_BENCH_CPU"].flatMap(Int32.init) {
-            _ = tp_bench_pin(cpu, cpu)
-        }
-    }
-
-    /// `produce <aeron-dir> <base-dir> <size> <seconds>`: publishes flat out, prints one `key=value` line.
-    static func produce(_ arguments: [String]) throws {
-        guard arguments.count == 4, let size = Int(arguments[2]), let seconds = Double(arguments[3]) else {
-            throw BenchError("bad produce arguments \(arguments)")
-        }
-        pinFromEnvironment()
-        let (context, aeronContext) = Self.context(aeronDirectory: arguments[0], baseDirectory: arguments[1])
-        let client = try TensorPoolClient(context: context, aeron: try AeronClient(context: aeronContext))
-        let producer = try client.attachProducer(streamId: streamId)
-        let tensor = try TensorDescriptor(dtype: .uint8, shape: [size])
-        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-        defer { source.deallocate() }
-        for index in 0..<size { source[index] = UInt8(truncatingIfNeeded: index &* 31 &+ 7) }
-        let connectBy = monotonicNanos() + 5_000_000_000
-        while !producer.hasSubscribers && monotonicNanos() < connectBy {
-            client.doWork()
-            usleep(1_000)
-        }
-        let durationNs = UInt64(seconds * 1e9)
-        let start = monotonicNanos()
-        var now = start
-        var frames: UInt64 = 0
-        while now &- start < durationNs && producer.isActive {
-            // The client's duty cycle (keepalives, counters) every 64 frames, as a real producer's agent would.
-            if frames & 63 == 0 { client.doWork() }
-            let claim = try producer.tryClaim(length: size)
-            memcpy(claim.payload.baseAddress!, source.baseAddress!, size)
-            now = monotonicNanos()
-            _ = try producer.commit(claim, tensor: tensor, timestampNs: now)
-            frames &+= 1
-        }
-        let elapsed = monotonicNanos() &- start
-        print(
-            "frames=\(frames) elapsed_ns=\(elapsed) published=\(producer.framesPublished) not_sent=\(producer.descriptorsNotSent)"
-        )
-        fflush(nil)
-        producer.close()
-        client.aeron.close()
-    }
-
-    struct LatencyRecorder: FrameHandling {
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-        var frames: UInt64 = 0
-        var overwritten: UInt64 = 0
-        var checksum: UInt64 = 0
-        var firstNs: UInt64 = 0
-        var lastNs: UInt64 = 0
-
-        mutating func onFrame(_ frame: FrameView, consumer: Consumer) {
-            let now = monotonicNanos()
-            let payload = frame.payload
-            if !payload.isEmpty { checksum &+= UInt64(payload[0]) &+ UInt64(payload[payload.count - 1]) }
-            guard consumer.isStillValid(frame) else {
-                overwritten &+= 1
-                return
-            }
-            if frames == 0 { firstNs = now }
-            lastNs = now
-            frames &+= 1
-            _ = histogram.record(now >= frame.timestampNs ? now - frame.timestampNs : 0)
-        }
-    }
-
-    /// `consume <aeron-dir> <base-dir> <size> <max-seconds>`: prints `ready`, receives until 500 ms pass without a
-    /// frame (after the first), prints one `key=value` line.
-    static func consume(_ arguments: [String]) throws {
-        guard arguments.count == 4, let maxSeconds = Double(arguments[3]) else {
-            throw BenchError("bad consume arguments \(arguments)")
-        }
-        pinFromEnvironment()
-        let (context, aeronContext) = Self.context(aeronDirectory: arguments[0], baseDirectory: arguments[1])
-        let client = try TensorPoolClient(context: context, aeron: try AeronClient(context: aeronContext))
-        let consumer = try client.attachConsumer(streamId: streamId)
-        print("ready")
-        fflush(nil)
-        var recorder = LatencyRecorder()
-        let deadline = monotonicNanos() + UInt64(maxSeconds * 1e9)
-        var lastWork = monotonicNanos()
-        var polls: UInt64 = 0
-        while consumer.isActive {
-            polls &+= 1
-            if polls & 63 == 0 { client.doWork() }
-            if consumer.poll(into: &recorder, fragmentLimit: 64) > 0 {
-                lastWork = monotonicNanos()
-            } else if polls & 1023 == 0 {
-                let now = monotonicNanos()
-                if now > deadline || (recorder.frames > 0 && now &- lastWork > 500_000_000) { break }
-            }
-        }
-        let counters = consumer.counters
-        let h = recorder.histogram
-        print(
-            "frames=\(recorder.frames) elapsed_ns=\(recorder.lastNs &- recorder.firstNs) gap=\(counters.dropsGap) "
-                + "late=\(counters.dropsLate) overwritten=\(recorder.overwritten) p50_ns=\(h.valueAtPercentile(50)) "
-                + "p99_ns=\(h.valueAtPercentile(99)) p999_ns=\(h.valueAtPercentile(99.9)) max_ns=\(h.max) "
-                + "checksum=\(recorder.checksum)")
-        fflush(nil)
-        consumer.close()
-        client.aeron.close()
-    }
-
-    /// `spin <seconds>`: a busy loop reading the clock, standing in for the polling consumer on its CPU.
-    static func spin(_ arguments: [String]) {
-        pinFromEnvironment()
-        let end = monotonicNanos() + UInt64((arguments.first.flatMap(Double.init) ?? 1) * 1e9)
-        while monotonicNanos() < end {}
-        print("spun=1")
-    }
-
-    /// `memcpy <size> <seconds>`: the prefilled buffer into a 64-slot MAP_SHARED ring (prefaulted), flat out.
-    static func memcpyRing(_ arguments: [String]) throws {
-        guard arguments.count == 2, let size = Int(arguments[0]), let seconds = Double(arguments[1]) else {
-            throw BenchError("bad memcpy arguments \(arguments)")
-        }
-        pinFromEnvironment()
-        let slots = 64
-        let stride = max(64, (size + 63) & ~63)
-        guard
-            let ring = mmap(nil, stride * slots, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
-            ring != MAP_FAILED
-        else { throw BenchError("mmap failed: errno \(errno)") }
-        defer { munmap(ring, stride * slots) }
-        memset(ring, 0, stride * slots)
-        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-        defer { source.deallocate() }
-        for index in 0..<size { source[index] = UInt8(truncatingIfNeeded: index &* 31 &+ 7) }
-        let durationNs = UInt64(seconds * 1e9)
-        let start = monotonicNanos()
-        var copies: UInt64 = 0
-        var elapsed: UInt64 = 0
-        repeat {
-            for _ in 0..<64 {
-                memcpy(ring + Int(copies % UInt64(slots)) * stride, source.baseAddress!, size)
-                copies &+= 1
-            }
-            elapsed = monotonicNanos() &- start
-        } while elapsed < durationNs
-        let mibs = Double(copies) * Double(size) / (Double(elapsed) / 1e9) / 1_048_576
-        print("copies=\(copies) elapsed_ns=\(elapsed) mibs=\(mibs)")
+        size >= 1 << 20 && size % (1 << 20) == 0
+            ? "\(size >> 20) MiB" : size >= 1 << 10 && size % (1 << 10) == 0 ? "\(size >> 10) KiB" : "\(size) B"
     }
 }
 
@@ -356,6 +358,7 @@ final class Child {
     let pipe = Pipe()
     var buffered = Data()
 
+    /// Starts this executable with `arguments`, pinned (through `SYSTEM_BENCH_CPU`) to `cpu`.
     init(_ arguments: [String], cpu: Int) throws {
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = arguments
@@ -377,6 +380,9 @@ final class Child {
             buffered.append(chunk)
         }
     }
+
+    /// Sends `signal` to the child.
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for the exit and parses the last `key=value` line.
     func finish() throws -> [String: String] {
@@ -408,7 +414,9 @@ final class HostedDriver {
         return stride
     }
 
-    init(aeron: AeronClient, payloadBytes: Int) throws {
+    /// Starts a driver agent for one stream whose pool holds `payloadBytes`, with `headerSlots` header (and pool)
+    /// slots.
+    init(aeron: AeronClient, payloadBytes: Int, headerSlots: Int) throws {
         var template = Array("/dev/shm/tp-system-bench-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw BenchError("mkdtemp under /dev/shm failed: errno \(errno)")
@@ -426,7 +434,7 @@ final class HostedDriver {
             announce_period_ms = 1000
             cleanup_shm_on_exit = true
             [profiles.bench]
-            header_nslots = 64
+            header_nslots = \(headerSlots)
             payload_pools = [ { pool_id = 1, stride_bytes = \(Self.stride(for: payloadBytes)) } ]
             [streams.bench]
             stream_id = \(SystemBench.streamId)
@@ -439,6 +447,7 @@ final class HostedDriver {
         closeRunner = Self.start(agent)
     }
 
+    /// Runs `agent` on its own thread; the returned closure stops it and hands its core back.
     private static func start(_ agent: sending DriverAgent) -> () -> DriverCore {
         let runner = AgentRunner(
             agent: agent, idleStrategy: BackoffIdleStrategy(), errorHandler: AgentErrorHandlers.standardError)
@@ -449,6 +458,7 @@ final class HostedDriver {
         }
     }
 
+    /// Stops the agent, unlinks its files and removes the base directory.
     func close() {
         if let closeRunner {
             closeRunner().close(unlinkFiles: true)
@@ -458,11 +468,13 @@ final class HostedDriver {
     }
 }
 
+/// A failure of the benchmark, with its explanation.
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
 
+/// CLOCK_MONOTONIC in nanoseconds (the clock of every timestamp and latency here).
 @inline(__always)
 func monotonicNanos() -> UInt64 {
     var spec = timespec()
