@@ -78,7 +78,7 @@ public final class Consumer {
     /// the shared descriptor stream, frames closer together than `1/maxRateHz` are dropped locally (§11), gated on the
     /// descriptor's timestamp when present, else the slot's capture timestamp, else the local monotonic clock; on a
     /// per-consumer descriptor stream the producer applies the cap. Changes go out with the next hello.
-    public var maxRateHz: UInt32
+    @exclusivity(unchecked) public var maxRateHz: UInt32
     /// Frames dropped by the local rate cap.
     public private(set) var rateLimited: UInt64 = 0
     /// The last `ConsumerConfig` addressed to this consumer.
@@ -100,14 +100,24 @@ public final class Consumer {
     /// Frames dropped because their progress went backwards (§10.2.2-013).
     public private(set) var progressRegressions: UInt64 = 0
     var lastDeliveredNs: UInt64?
-    var fallback: FallbackURI??
+    var fallback: FallbackURI?? {
+        didSet { inFallback = fallback != nil }
+    }
+    /// Whether the consumer is in FALLBACK (read per frame).
+    @exclusivity(unchecked) @usableFromInline var inFallback = false
+    /// The stream id (read per frame; `grant` is a large value).
+    @usableFromInline let streamNumber: UInt32
     var lastAnnounce: RegionAnnounce
     var lastHelloNs: UInt64 = 0
     var progressSeq: UInt64 = 0
     var progressBytes: UInt64 = 0
     var progressState: UInt8 = 0
     var progressTracking = false
-    var poisonedSeq: UInt64?
+    var poisonedSeq: UInt64? {
+        didSet { progressPoisoned = poisonedSeq != nil }
+    }
+    /// Whether some frame's progress went backwards (read per frame).
+    @exclusivity(unchecked) @usableFromInline var progressPoisoned = false
     /// Monotonic time the consumer was last seen mapped (or asked to wait for an announce).
     var lastMappedNs: UInt64
     /// A re-attach in progress after the announce timeout, and the backoff before the next one.
@@ -120,13 +130,15 @@ public final class Consumer {
     public private(set) var announceTimeouts: UInt64 = 0
 
     unowned let client: TensorPoolClient
-    var descriptors: Subscription
-    let control: Subscription
-    let announces: Subscription?
-    var progressSubscription: Subscription?
+    @exclusivity(unchecked) @usableFromInline var descriptors: Subscription
+    @usableFromInline let control: Subscription
+    @usableFromInline let announces: Subscription?
+    @exclusivity(unchecked) @usableFromInline var progressSubscription: Subscription?
     var pendingDescriptor: (endpoint: StreamEndpoint?, resource: PendingResource<Subscription>)?
     var pendingControl: (endpoint: StreamEndpoint, resource: PendingResource<Subscription>)?
     let counterSet: CounterSet
+    /// The hello's encoding buffer, sized once for the options' channels (hellos allocate nothing).
+    let helloScratch: UnsafeMutableRawBufferPointer
 
     init(
         client: TensorPoolClient, grant: LeaseGrant, options: ConsumerOptions, descriptors: Subscription,
@@ -135,6 +147,7 @@ public final class Consumer {
         try options.validate()
         self.client = client
         self.grant = grant
+        streamNumber = grant.streamId
         self.options = options
         consumerId = options.consumerId != 0 ? options.consumerId : UInt32.random(in: 1...UInt32.max)
         maxRateHz = options.maxRateHz
@@ -148,6 +161,10 @@ public final class Consumer {
         if case .rejected(let error) = mapping.handle(grant.regions, nowNs: UInt64(EpochNanoClock.now())) {
             throw .regions(error)
         }
+        helloScratch = .allocate(
+            byteCount: 128 + (options.descriptorStream?.channel.utf8.count ?? 0)
+                + (options.controlStream?.channel.utf8.count ?? 0),
+            alignment: 8)
         self.descriptors = descriptors
         self.control = control
         self.announces = announces
@@ -163,6 +180,8 @@ public final class Consumer {
             ])
         sendHello()  // §10.1.2-001: at start
     }
+
+    deinit { helloScratch.deallocate() }
 
     /// Copies the statistics into the Aeron counters.
     func refreshCounters() {
@@ -197,12 +216,12 @@ public final class Consumer {
     /// Polls the control stream (announces, configuration, progress), the announce stream when it is another one,
     /// the per-consumer control stream, and up to `fragmentLimit` descriptors, handing each accepted frame to
     /// `handler`. Returns the number of fragments read.
+    ///
+    /// Inlined into the caller, so the fragment handler is specialised for `H`: nothing is looked up, boxed or
+    /// allocated per poll or per frame.
+    @inlinable
     public func poll<H: FrameHandling>(into handler: inout H, fragmentLimit: Int = 16) -> Int {
-        if pendingDescriptor != nil || pendingControl != nil { resolveSubscriptions() }
-        if remapPending {
-            remapPending = false
-            mapLastAnnounce(handler: &handler)
-        }
+        if maintenanceDue, let changed = maintain() { handler.onStateChange(changed, consumer: self) }
         var dispatch = Dispatch(consumer: self, handler: handler, source: .sharedControl)
         var work = control.poll(into: &dispatch, fragmentLimit: 4)
         if let announces {
@@ -219,62 +238,116 @@ public final class Consumer {
         return work
     }
 
+    /// Whether ``maintain()`` has something to do (a subscription being added, a grant to map).
+    @usableFromInline
+    var maintenanceDue: Bool { pendingDescriptor != nil || pendingControl != nil || remapPending }
+
+    /// Completes pending subscription switches and maps an adopted grant; returns the new state if it changed.
+    @usableFromInline
+    func maintain() -> ConsumerState? {
+        if pendingDescriptor != nil || pendingControl != nil { resolveSubscriptions() }
+        guard remapPending else { return nil }
+        remapPending = false
+        return mapLastAnnounce()
+    }
+
+    @usableFromInline
     enum Source { case sharedControl, announces, perConsumerControl, descriptors }
 
+    @usableFromInline
     struct Dispatch<H: FrameHandling>: FragmentHandling {
-        unowned let consumer: Consumer
-        var handler: H
-        var source: Source
+        // The consumer outlives every poll it runs: no reference counting per fragment.
+        @usableFromInline unowned(unsafe) let consumer: Consumer
+        @usableFromInline var handler: H
+        @usableFromInline var source: Source
 
+        @inlinable
+        init(consumer: Consumer, handler: H, source: Source) {
+            self.consumer = consumer
+            self.handler = handler
+            self.source = source
+        }
+
+        @inlinable
         mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
-            guard let template = WireControl.wireTemplate(buffer) else { return }
-            switch (template, source) {
-            case (WireSchema.FrameDescriptorDecoder.templateId, .descriptors):
+            if source == .descriptors {
                 consumer.onDescriptor(buffer, handler: &handler)
-            case (WireSchema.ShmPoolAnnounceDecoder.templateId, .sharedControl),
-                (WireSchema.ShmPoolAnnounceDecoder.templateId, .announces):
-                consumer.onAnnounce(buffer, handler: &handler)
-            case (WireSchema.ConsumerConfigDecoder.templateId, .sharedControl):
-                consumer.onConfig(buffer, handler: &handler)
-            case (WireSchema.FrameProgressDecoder.templateId, .sharedControl):
-                // Progress is read on the per-consumer control stream once one is assigned (§5-010).
-                if consumer.progressSubscription == nil { consumer.onProgress(buffer, handler: &handler) }
-            case (WireSchema.FrameProgressDecoder.templateId, .perConsumerControl):
-                consumer.onProgress(buffer, handler: &handler)
-            default:
-                break
+                return
+            }
+            switch consumer.onControl(buffer, source: source) {
+            case .none: break
+            case .state(let state): handler.onStateChange(state, consumer: consumer)
+            case .progress(let view, let state): handler.onProgress(view, state: state, consumer: consumer)
             }
         }
     }
 
+    /// What a control-stream message means for the handler.
+    @usableFromInline
+    enum ControlOutcome {
+        case none
+        case state(ConsumerState)
+        case progress(ProgressView, WireSchema.FrameProgressState)
+    }
+
+    /// Announces, configurations and progress hints (not per frame: not inlined).
+    @usableFromInline
+    func onControl(_ buffer: UnsafeRawBufferPointer, source: Source) -> ControlOutcome {
+        guard let template = WireControl.wireTemplate(buffer) else { return .none }
+        switch (template, source) {
+        case (WireSchema.ShmPoolAnnounceDecoder.templateId, .sharedControl),
+            (WireSchema.ShmPoolAnnounceDecoder.templateId, .announces):
+            return onAnnounce(buffer).map { .state($0) } ?? .none
+        case (WireSchema.ConsumerConfigDecoder.templateId, .sharedControl):
+            return onConfig(buffer).map { .state($0) } ?? .none
+        case (WireSchema.FrameProgressDecoder.templateId, .sharedControl):
+            // Progress is read on the per-consumer control stream once one is assigned (§5-010).
+            guard progressSubscription == nil else { return .none }
+            return onProgress(buffer).map { .progress($0.0, $0.1) } ?? .none
+        case (WireSchema.FrameProgressDecoder.templateId, .perConsumerControl):
+            return onProgress(buffer).map { .progress($0.0, $0.1) } ?? .none
+        default:
+            return .none
+        }
+    }
+
+    /// One descriptor: the frame read zero copy through the seqlock, rate-gated, handed to the handler.
+    @inlinable
     func onDescriptor<H: FrameHandling>(_ buffer: UnsafeRawBufferPointer, handler: inout H) {
         guard let descriptor = try? WireSchema.FrameDescriptorDecoder(decodingHeaderOf: buffer) else { return }
-        guard descriptor.streamId == grant.streamId else {
-            otherStreams &+= 1
-            return
-        }
-        if fallback != nil {
-            fallbackSkipped &+= 1  // FALLBACK: SHM is not read (§15.12)
+        guard descriptor.streamId == streamNumber, !inFallback else {
+            noteSkipped(streamId: descriptor.streamId)
             return
         }
         guard case .frame(let frame) = mapping.read(seq: descriptor.seq, epoch: descriptor.epoch) else { return }
-        if let poisonedSeq, poisonedSeq == descriptor.seq {
-            progressRegressions &+= 1  // its progress went backwards: the frame is dropped (§10.2.2-013)
-            return
-        }
-        if admit(descriptorTimestampNs: descriptor.timestampNs, slotTimestampNs: frame.timestampNs) {
+        if progressPoisoned && noteProgressDrop(seq: descriptor.seq) { return }
+        if maxRateHz == 0 || admit(descriptorTimestampNs: descriptor.timestampNs, slotTimestampNs: frame.timestampNs) {
             handler.onFrame(frame, consumer: self)
         }
+    }
+
+    /// Counts a descriptor of another stream, or one skipped in FALLBACK (§15.12).
+    @usableFromInline
+    func noteSkipped(streamId: UInt32) {
+        if streamId != streamNumber { otherStreams &+= 1 } else { fallbackSkipped &+= 1 }
+    }
+
+    /// Whether `seq` is the frame whose progress went backwards: it is dropped (§10.2.2-013).
+    @usableFromInline
+    func noteProgressDrop(seq: UInt64) -> Bool {
+        guard poisonedSeq == seq else { return false }
+        progressRegressions &+= 1
+        return true
     }
 
     /// A `ShmPoolAnnounce` for this stream is soft state (§10.1.1): it is discarded when stale (older than the
     /// freshness window against the local clock of its domain, or, in the MONOTONIC domain, stamped before this
     /// consumer joined), and when its epoch is lower than the highest seen. A fresh one with another epoch than the
     /// mapped one remaps (M1 → M0 → M1, §15.21); the same epoch changes nothing. Other streams are skipped.
-    func onAnnounce<H: FrameHandling>(_ buffer: UnsafeRawBufferPointer, handler: inout H) {
+    func onAnnounce(_ buffer: UnsafeRawBufferPointer) -> ConsumerState? {
         guard isActive, let decoder = try? WireSchema.ShmPoolAnnounceDecoder(decodingHeaderOf: buffer),
             decoder.streamId == grant.streamId
-        else { return }
+        else { return nil }
         guard
             Self.isFresh(
                 timestampNs: decoder.announceTimestampNs, domain: decoder.announceClockDomain, joinTimeNs: joinTimeNs,
@@ -282,35 +355,39 @@ public final class Consumer {
             decoder.epoch >= highestEpoch
         else {
             staleAnnounces &+= 1
-            return
+            return nil
         }
         highestEpoch = decoder.epoch
         let mappedEpoch = mapping.reader?.epoch
-        guard decoder.epoch != mappedEpoch, decoder.epoch != lastAnnounce.epoch || mappedEpoch == nil else { return }
+        guard decoder.epoch != mappedEpoch, decoder.epoch != lastAnnounce.epoch || mappedEpoch == nil else {
+            return nil
+        }
         lastAnnounce = RegionAnnounce(decoder)  // allocates: once per epoch change, not per frame
-        guard fallback == nil else { return }  // remembered for when SHM is allowed again
-        mapLastAnnounce(handler: &handler)
+        guard fallback == nil else { return nil }  // remembered for when SHM is allowed again
+        return mapLastAnnounce()
     }
 
-    func mapLastAnnounce<H: FrameHandling>(handler: inout H) {
+    /// Maps the last announce; returns the new state if it changed.
+    func mapLastAnnounce() -> ConsumerState? {
         let before = state
         switch mapping.handle(lastAnnounce, nowNs: UInt64(EpochNanoClock.now())) {
         case .mapped, .remapped:
             remaps &+= 1
             resetProgressTracking()
+            sendHello()  // a new epoch may mean a new producer, which has not heard the hello yet
         default: break
         }
-        if state != before { handler.onStateChange(state, consumer: self) }
+        return state != before ? state : nil
     }
 
     /// A `ConsumerConfig` for this consumer (§10.1.3): FALLBACK when SHM is not to be used; the per-consumer
     /// descriptor stream replaces the shared one when assigned and the shared one is read again when it is declined
     /// or withdrawn (§5-003, §10.1.3-007); a per-consumer control stream is read for progress in addition to the
     /// shared control stream (§5-010/011).
-    func onConfig<H: FrameHandling>(_ buffer: UnsafeRawBufferPointer, handler: inout H) {
+    func onConfig(_ buffer: UnsafeRawBufferPointer) -> ConsumerState? {
         guard isActive, let decoder = try? WireSchema.ConsumerConfigDecoder(decodingHeaderOf: buffer),
             decoder.streamId == grant.streamId, decoder.consumerId == consumerId
-        else { return }
+        else { return nil }
         configsReceived &+= 1
         let fallbackText = decoder.payloadFallbackUri.count > 0 ? decoder.payloadFallbackUriString : nil
         let descriptorField = StreamField.classify(
@@ -332,7 +409,7 @@ public final class Consumer {
             fallback = .some(fallbackText.map(FallbackURI.init))
         } else if fallback != nil {
             fallback = nil
-            mapLastAnnounce(handler: &handler)
+            _ = mapLastAnnounce()
         }
         if assignedDescriptor != (pendingDescriptor?.endpoint ?? descriptorStream) {
             pendingDescriptor?.resource.cancel()
@@ -362,7 +439,7 @@ public final class Consumer {
                 }
             }
         }
-        if state != before { handler.onStateChange(state, consumer: self) }
+        return state != before ? state : nil
     }
 
     /// Completes the asynchronous switches of descriptor stream (the new subscription replaces the old one only once
@@ -396,38 +473,39 @@ public final class Consumer {
     /// A `FrameProgress` hint (§10.2.2), only for a consumer that opted in: the fill and state of one frame must not
     /// go backwards (the frame is dropped when they do), and the hint is resolved against the mapped slot before the
     /// handler sees it.
-    func onProgress<H: FrameHandling>(_ buffer: UnsafeRawBufferPointer, handler: inout H) {
+    func onProgress(_ buffer: UnsafeRawBufferPointer) -> (ProgressView, WireSchema.FrameProgressState)? {
         guard options.supportsProgress, fallback == nil, let reader = mapping.reader,
             let decoder = try? WireSchema.FrameProgressDecoder(decodingHeaderOf: buffer),
             decoder.streamId == grant.streamId, decoder.epoch == reader.epoch
-        else { return }
+        else { return nil }
         let hint = decoder.state
         let seq = decoder.seq
         let bytes = decoder.payloadBytesFilled
         guard hint == .started || hint == .progress || hint == .complete else {
             progressIgnored &+= 1
-            return
+            return nil
         }
         if progressTracking && seq == progressSeq {
             guard bytes >= progressBytes, hint.rawValue >= progressState else {
                 poisonedSeq = seq  // fill or state went backwards: the frame is dropped (§10.2.2-013/018)
-                return
+                return nil
             }
         } else if progressTracking && seq < progressSeq {
             progressIgnored &+= 1  // a hint for an older frame
-            return
+            return nil
         }
         progressTracking = true
         progressSeq = seq
         progressBytes = bytes
         progressState = hint.rawValue
-        if poisonedSeq == seq { return }
+        if poisonedSeq == seq { return nil }
         switch reader.readProgress(seq: seq, epoch: decoder.epoch, bytesFilled: bytes) {
         case .progress(let view):
             progressDelivered &+= 1
-            handler.onProgress(view, state: hint, consumer: self)
+            return (view, hint)
         case .ignored:
             progressIgnored &+= 1
+            return nil
         }
     }
 
@@ -438,6 +516,7 @@ public final class Consumer {
 
     /// The local rate gate of §11 on the shared descriptor stream: descriptor timestamp, else slot timestamp (0 and
     /// the null value mean absent), else the local monotonic clock. On a per-consumer stream the producer caps.
+    @usableFromInline
     func admit(descriptorTimestampNs: UInt64?, slotTimestampNs: UInt64) -> Bool {
         guard maxRateHz > 0, descriptorStream == nil else { return true }
         let stamp: UInt64
@@ -533,10 +612,7 @@ public final class Consumer {
         lastHelloNs = UInt64(MonotonicClock.now())
         let descriptor = withdrawing ? nil : options.descriptorStream
         let controlEndpoint = withdrawing ? nil : options.controlStream
-        var buffer = [UInt8](
-            repeating: 0,
-            count: 64 + (descriptor?.channel.utf8.count ?? 0) + (controlEndpoint?.channel.utf8.count ?? 0))
-        let sent: Bool = buffer.withUnsafeMutableBytes { bytes in
+        let sent: Bool = { (bytes: UnsafeMutableRawBufferPointer) in
             guard var encoder = try? WireSchema.ConsumerHelloEncoder.wrapAndApplyHeader(bytes) else { return false }
             encoder.streamId = grant.streamId
             encoder.consumerId = consumerId
@@ -556,7 +632,7 @@ public final class Consumer {
             let length = MessageHeader.encodedLength + encoder.encodedLength
             return offerRetrying(client.controlPublication, UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
                 .isSuccess
-        }
+        }(helloScratch)
         if sent { hellosSent &+= 1 }
         return sent
     }

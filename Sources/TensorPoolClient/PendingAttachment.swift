@@ -32,6 +32,7 @@ public final class PendingAttachment<Handle: AnyObject> {
         throws(TensorPoolClientError) -> Handle
     let build: Build
     var grant: LeaseGrant?
+    var started = false
     /// Monotonic time the endpoints' adds were started: the consumer's join time (§10.1.1).
     var addedAtNs: UInt64 = 0
     var pendingPublications: [PendingResource<Publication>?] = []
@@ -69,16 +70,11 @@ public final class PendingAttachment<Handle: AnyObject> {
         }
     }
 
+    /// The endpoints are added first and the lease requested alongside: a producer's control subscription exists
+    /// before the driver announces its epoch, so the hellos consumers send on that announce reach it.
     func step() throws(TensorPoolClientError) -> Handle? {
-        guard let grant else {
-            let granted: LeaseGrant?
-            do {
-                granted = try attach.poll()
-            } catch {
-                throw .driver(error)
-            }
-            guard let granted else { return nil }
-            grant = granted
+        if !started {
+            started = true
             addedAtNs = UInt64(MonotonicClock.now())
             do {
                 pendingPublications = try endpoints.publications.map { endpoint throws(AeronError) in
@@ -92,9 +88,7 @@ public final class PendingAttachment<Handle: AnyObject> {
             }
             publications = Array(repeating: nil, count: pendingPublications.count)
             subscriptions = Array(repeating: nil, count: pendingSubscriptions.count)
-            return nil
         }
-        client.driver.doWork()  // keepalives, including the new lease's, while the endpoints are added
         do {
             for index in pendingPublications.indices {
                 if let pending = pendingPublications[index], let ready = try pending.poll() {
@@ -114,8 +108,18 @@ public final class PendingAttachment<Handle: AnyObject> {
         let readyPublications = publications.compactMap { $0 }
         let readySubscriptions = subscriptions.compactMap { $0 }
         guard readyPublications.count == publications.count, readySubscriptions.count == subscriptions.count else {
+            client.driver.doWork()  // keepalives of the leases already held while the endpoints are added
             return nil
         }
+        // The endpoints are ready: now the lease (the driver's answer comes through the attach's own polls).
+        if grant == nil {
+            do {
+                grant = try attach.poll()
+            } catch {
+                throw .driver(error)
+            }
+        }
+        guard let grant else { return nil }
         let built = try build(client, grant, readyPublications, readySubscriptions, addedAtNs)
         publications = []
         subscriptions = []

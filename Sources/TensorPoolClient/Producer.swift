@@ -48,11 +48,11 @@ public final class Producer {
     /// The options this producer was attached with.
     public let options: ProducerOptions
     /// Frames published (descriptor sent).
-    public private(set) var framesPublished: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var framesPublished: UInt64 = 0
     /// Frames committed whose descriptor could not be sent.
-    public private(set) var descriptorsNotSent: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var descriptorsNotSent: UInt64 = 0
     /// Whether the lease is still held; a revoked producer refuses to publish (driver spec §4.9).
-    public private(set) var isActive = true
+    @exclusivity(unchecked) public private(set) var isActive = true
     /// `ConsumerHello` messages received for this stream.
     public private(set) var hellosReceived: UInt64 = 0
     /// Hellos rejected as malformed (a channel without stream id or the reverse, §10.1.2-005/008).
@@ -74,18 +74,18 @@ public final class Producer {
     let writer: FrameWriter
     let publication: Publication
     let controlSubscription: Subscription
-    var nextSeq: UInt64 = 0
+    @exclusivity(unchecked) var nextSeq: UInt64 = 0
     let scratch: UnsafeMutableRawBufferPointer
     let progressScratch: UnsafeMutableRawBufferPointer
     let counterSet: CounterSet
     var links: [UInt32: ConsumerLink] = [:]
     /// Consumers with a per-consumer descriptor publication (iterated per frame).
-    var descriptorLinks: [ConsumerLink] = []
+    @exclusivity(unchecked) var descriptorLinks: [ConsumerLink] = []
     /// Progress consumers with a per-consumer control publication.
     var progressLinks: [ConsumerLink] = []
     /// Whether some progress consumer reads progress on the shared control stream.
     var progressOnShared = false
-    var progressFrame = ProgressFrame()
+    @exclusivity(unchecked) var progressFrame = ProgressFrame()
     /// Whether some per-consumer publication is still being added.
     var addingStreams = false
     var lastHousekeepingNs: UInt64 = 0
@@ -111,6 +111,7 @@ public final class Producer {
         self.publication = publication
         self.controlSubscription = controlSubscription
         scratch = .allocate(byteCount: 64, alignment: 8)
+        _ = try? WireSchema.FrameDescriptorEncoder.wrapAndApplyHeader(scratch)  // the constant message header
         progressScratch = .allocate(byteCount: 64, alignment: 8)
         counterSet = CounterSet(
             aeron: client.aeron, streamId: grant.streamId, leaseId: grant.leaseId, clientId: grant.clientId,
@@ -188,8 +189,8 @@ public final class Producer {
     }
 
     func sendDescriptor(seq: UInt64, metaVersion: UInt32, traceId: UInt64) -> PublishOutcome {
-        // The encoder over a fixed scratch buffer cannot fail: 8 + 40 bytes fit in 64.
-        guard let encoder = try? WireSchema.FrameDescriptorEncoder.wrapAndApplyHeader(scratch) else {
+        // The message header was written once at attach; the block goes after it. A 40-byte block fits in 56 bytes.
+        guard let encoder = try? WireSchema.FrameDescriptorEncoder(scratch, offset: MessageHeader.encodedLength) else {
             return .descriptorNotSent(seq: seq, .error(code: -1))
         }
         encoder.streamId = grant.streamId
@@ -331,8 +332,10 @@ public final class Producer {
     func onHello(_ hello: WireSchema.ConsumerHelloDecoder, now: UInt64) {
         hellosReceived &+= 1
         let id = hello.consumerId
-        let link = links[id] ?? ConsumerLink(consumerId: id, now: now)
-        links[id] = link
+        let known = links[id]
+        let link = known ?? ConsumerLink(consumerId: id, now: now)
+        if known == nil { links[id] = link }
+        let before = link.listKey
         link.lastSeenNs = now
         link.supportsProgress = hello.supportsProgress == .true
         link.progressIntervalUs = hello.progressIntervalUs
@@ -359,7 +362,8 @@ public final class Producer {
             changed = true
         }
         link.periodNs = link.descriptor != nil && link.maxRateHz > 0 ? 1_000_000_000 / UInt64(link.maxRateHz) : 0
-        rebuildLinkLists()
+        // A repeated hello that changes nothing allocates nothing (the lists are rebuilt only on a change).
+        if known == nil || link.listKey != before { rebuildLinkLists() }
         if asked || changed { sendConfig(to: link) }
     }
 
@@ -632,6 +636,22 @@ final class ConsumerLink {
     init(consumerId: UInt32, now: UInt64) {
         self.consumerId = consumerId
         lastSeenNs = now
+    }
+
+    /// What the producer's per-frame lists and progress settings depend on.
+    var listKey: ListKey {
+        ListKey(
+            supportsProgress: supportsProgress, intervalUs: progressIntervalUs, bytesDelta: progressBytesDelta,
+            majorUnits: progressMajorDeltaUnits, descriptor: descriptor?.endpoint, control: control?.endpoint)
+    }
+
+    struct ListKey: Equatable {
+        var supportsProgress: Bool
+        var intervalUs: UInt32?
+        var bytesDelta: UInt32?
+        var majorUnits: UInt32?
+        var descriptor: StreamEndpoint?
+        var control: StreamEndpoint?
     }
 
     var snapshot: ConsumerSnapshot {

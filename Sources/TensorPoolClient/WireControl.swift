@@ -1,4 +1,4 @@
-public import Aeron
+import Aeron
 import SBE
 public import TensorPoolWire
 

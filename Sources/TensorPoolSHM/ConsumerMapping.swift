@@ -63,7 +63,7 @@ public final class ConsumerMapping {
     /// Current state.
     public private(set) var state: State = .unmapped
     /// The reader of the mapped epoch (nil in M0).
-    public private(set) var reader: FrameReader?
+    @exclusivity(unchecked) public private(set) var reader: FrameReader?
     /// Why the last announce was rejected (the explicit diagnostic of §15.22), cleared by a successful mapping.
     public private(set) var failure: RegionError?
     /// Why the consumer last went back to M0.
@@ -127,19 +127,23 @@ public final class ConsumerMapping {
 
     /// Reads frame `seq` of `epoch`: dropped in M0; a descriptor of another epoch drops every frame in flight and
     /// unmaps (§15.21: no frame is accepted until the new epoch is mapped).
+    @inlinable
     public func read(seq: UInt64, epoch: UInt64) -> ReadResult {
-        guard let reader else {
-            dropsWhileUnmapped &+= 1
-            return .dropped(.unmapped)
+        if let reader, epoch == reader.epoch {
+            let result = reader.read(seq: seq, epoch: epoch)
+            if reader.remapRequired { unmap(.sequenceRegressed) }
+            return result
         }
-        guard epoch == reader.epoch else {
-            dropsWhileUnmapped &+= 1
-            unmap(.descriptorEpochMismatch)
-            return .dropped(.epochMismatch)
-        }
-        let result = reader.read(seq: seq, epoch: epoch)
-        if reader.remapRequired { unmap(.sequenceRegressed) }
-        return result
+        return dropUnmatched(epoch: epoch)
+    }
+
+    /// The slow path of ``read(seq:epoch:)``: nothing mapped, or another epoch.
+    @usableFromInline
+    func dropUnmatched(epoch: UInt64) -> ReadResult {
+        dropsWhileUnmapped &+= 1
+        guard reader != nil else { return .dropped(.unmapped) }
+        unmap(.descriptorEpochMismatch)
+        return .dropped(.epochMismatch)
     }
 
     /// Liveness check (at the announce cadence): re-reads the header superblock and unmaps when it changed under

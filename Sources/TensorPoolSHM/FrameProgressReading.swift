@@ -105,8 +105,10 @@ extension FrameReader {
             unvalidated: WireSchema.Dtype(rawValue: SBEBuffer.load(slot, embedded + 8, as: Int16.self)),
             majorOrder: WireSchema.MajorOrder(rawValue: SBEBuffer.load(slot, embedded + 10, as: Int16.self)),
             ndims: Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self)),
-            dims: Self.loadDimensions(slot + embedded + 8 + 11),
-            strides: Self.loadDimensions(slot + embedded + 8 + 43),
+            dims: Self.loadDimensions(
+                slot + embedded + 8 + 11, count: Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self))),
+            strides: Self.loadDimensions(
+                slot + embedded + 8 + 43, count: Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self))),
             progressUnit: WireSchema.ProgressUnit(rawValue: SBEBuffer.load(slot, embedded + 14, as: UInt8.self)),
             progressStrideBytes: SBEBuffer.load(slot, embedded + 15, as: UInt32.self))
         guard SeqCommit.sequence(word.readEnd()) == seq else { return .ignored(.changedDuringRead) }

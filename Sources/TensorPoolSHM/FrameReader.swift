@@ -1,5 +1,5 @@
-import SBE
-import TensorPoolWire
+public import SBE
+public import TensorPoolWire
 
 /// Why the consumer dropped a frame. Dropping is not an error (§15.21): the frame was overwritten, still in flight,
 /// or invalid, and the consumer carries on.
@@ -81,6 +81,21 @@ public struct FrameView: @unchecked Sendable {
     public let payload: UnsafeRawBufferPointer
     /// The committed `seq_commit` word the frame was accepted with.
     public let commitWord: UInt64
+
+    @usableFromInline
+    init(
+        seq: UInt64, headerIndex: Int, poolId: UInt16, tensor: TensorDescriptor, timestampNs: UInt64,
+        metaVersion: UInt32, payload: UnsafeRawBufferPointer, commitWord: UInt64
+    ) {
+        self.seq = seq
+        self.headerIndex = headerIndex
+        self.poolId = poolId
+        self.tensor = tensor
+        self.timestampNs = timestampNs
+        self.metaVersion = metaVersion
+        self.payload = payload
+        self.commitWord = commitWord
+    }
 }
 
 /// The result of reading one frame: the frame, or why it was dropped.
@@ -262,7 +277,7 @@ public final class FrameReader {
         return nil
     }
 
-    @usableFromInline
+    @inlinable
     func readFrame(seq: UInt64, epoch: UInt64, copyInto destination: UnsafeMutableRawBufferPointer?) -> ReadResult {
         guard header.isMapped else { return drop(.unmapped) }
         guard epoch == regions.epoch else { return drop(.epochMismatch) }
@@ -288,12 +303,15 @@ public final class FrameReader {
         let templateId = SBEBuffer.load(slot, embedded + 2, as: UInt16.self)
         let schemaId = SBEBuffer.load(slot, embedded + 4, as: UInt16.self)
         let version = SBEBuffer.load(slot, embedded + 6, as: UInt16.self)
+        // Only the first `ndims` dims and strides are read (entries beyond are ignored, §8.2): for up to three
+        // dimensions the reader touches two of the slot's four cache lines.
+        let ndims = Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self))
         let tensor = TensorDescriptor(
             unvalidated: WireSchema.Dtype(rawValue: SBEBuffer.load(slot, embedded + 8, as: Int16.self)),
             majorOrder: WireSchema.MajorOrder(rawValue: SBEBuffer.load(slot, embedded + 10, as: Int16.self)),
-            ndims: Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self)),
-            dims: Self.loadDimensions(slot + embedded + 8 + 11),
-            strides: Self.loadDimensions(slot + embedded + 8 + 43),
+            ndims: ndims,
+            dims: Self.loadDimensions(slot + embedded + 8 + 11, count: ndims),
+            strides: Self.loadDimensions(slot + embedded + 8 + 43, count: ndims),
             progressUnit: WireSchema.ProgressUnit(rawValue: SBEBuffer.load(slot, embedded + 14, as: UInt8.self)),
             progressStrideBytes: SBEBuffer.load(slot, embedded + 15, as: UInt32.self))
 
@@ -342,9 +360,9 @@ public final class FrameReader {
     }
 
     @inlinable
-    static func loadDimensions(_ pointer: UnsafeRawPointer) -> DimensionArray {
+    static func loadDimensions(_ pointer: UnsafeRawPointer, count: Int = ShmLayout.maxDims) -> DimensionArray {
         var values = DimensionArray()
-        for index in 0..<ShmLayout.maxDims {
+        for index in 0..<min(max(count, 0), ShmLayout.maxDims) {
             values[index] = Int32(littleEndian: pointer.loadUnaligned(fromByteOffset: index * 4, as: Int32.self))
         }
         return values

@@ -73,8 +73,13 @@ public final class FrameWriter {
     @usableFromInline let strides: UnsafeMutableBufferPointer<Int>
     @usableFromInline let poolIds: UnsafeMutableBufferPointer<UInt16>
     @usableFromInline let poolBases: UnsafeMutableBufferPointer<UnsafeMutableRawPointer>
-    /// Frames committed, dropped for no pool, dropped for an invalid tensor (out of line: no exclusivity checks).
+    /// Frames committed, dropped for no pool, dropped for an invalid tensor, and whether ``lastTensor`` is set (out
+    /// of line: no exclusivity checks).
     @usableFromInline let counts: UnsafeMutableBufferPointer<UInt64>
+    /// The last tensor committed (validated) and its encoded `headerBytes` (embedded message header and
+    /// `TensorHeader`, 192 bytes): a frame with the same tensor is neither validated nor encoded again, only copied.
+    @usableFromInline let lastTensor: UnsafeMutablePointer<TensorDescriptor>
+    @usableFromInline let tensorBytes: UnsafeMutableRawBufferPointer
 
     /// Frames committed.
     public var framesCommitted: UInt64 { counts[0] }
@@ -93,8 +98,15 @@ public final class FrameWriter {
         strides = .allocate(capacity: poolCount)
         poolIds = .allocate(capacity: poolCount)
         poolBases = .allocate(capacity: poolCount)
-        counts = .allocate(capacity: 3)
+        counts = .allocate(capacity: 4)
         counts.initialize(repeating: 0)
+        lastTensor = .allocate(capacity: 1)
+        lastTensor.initialize(
+            to: TensorDescriptor(
+                unvalidated: .uint8, majorOrder: .row, ndims: 0, dims: DimensionArray(), strides: DimensionArray(),
+                progressUnit: .noneValue, progressStrideBytes: 0))
+        tensorBytes = .allocate(byteCount: ShmLayout.embeddedHeaderLength, alignment: 8)
+        tensorBytes.initializeMemory(as: UInt8.self, repeating: 0)
         for (index, pool) in regions.pools.enumerated() {
             strides[index] = pool.strideBytes
             poolIds[index] = pool.poolId
@@ -104,6 +116,9 @@ public final class FrameWriter {
 
     deinit {
         counts.deallocate()
+        lastTensor.deinitialize(count: 1)
+        lastTensor.deallocate()
+        tensorBytes.deallocate()
         strides.deallocate()
         poolIds.deallocate()
         poolBases.deallocate()
@@ -145,15 +160,18 @@ public final class FrameWriter {
         guard length >= 0, length <= claim.payload.count else {
             throw .lengthExceedsClaim(length: length, claimed: claim.payload.count)
         }
-        do {
-            try tensor.validate()
-        } catch {
-            counts[2] &+= 1
-            throw .invalidTensor(error)
+        if counts[3] == 0 || lastTensor.pointee != tensor {
+            do {
+                try tensor.validate()
+            } catch {
+                counts[2] &+= 1
+                throw .invalidTensor(error)
+            }
+            cacheTensor(tensor)
         }
-        Self.writeSlotHeader(
-            claim.slot, seq: claim.seq, valuesLength: UInt32(length), payloadSlot: UInt32(claim.headerIndex),
-            poolId: claim.poolId, timestampNs: timestampNs, metaVersion: metaVersion, tensor: tensor)
+        Self.writeSlot(
+            claim.slot, valuesLength: UInt32(length), payloadSlot: UInt32(claim.headerIndex), poolId: claim.poolId,
+            timestampNs: timestampNs, metaVersion: metaVersion, headerBytes: UnsafeRawPointer(tensorBytes.baseAddress!))
         SeqCommitWord(at: claim.slot).commit(claim.seq)
         counts[0] &+= 1
     }
@@ -178,6 +196,37 @@ public final class FrameWriter {
         Self.writeSlotHeader(
             claim.slot, seq: claim.seq, valuesLength: UInt32(length), payloadSlot: UInt32(claim.headerIndex),
             poolId: claim.poolId, timestampNs: timestampNs, metaVersion: metaVersion, tensor: tensor)
+    }
+
+    /// Validated `tensor` becomes the cached one: its `headerBytes` are encoded once.
+    @usableFromInline
+    func cacheTensor(_ tensor: TensorDescriptor) {
+        do {
+            let embedded = try WireSchema.TensorHeaderEncoder.wrapAndApplyHeader(tensorBytes)
+            tensor.encode(into: embedded)
+        } catch {
+            preconditionFailure("slot layout invariant broken: \(error)")  // 8 + 184 bytes always fit in 192
+        }
+        lastTensor.pointee = tensor
+        counts[3] = 1
+    }
+
+    /// Writes a whole slot but its `seq_commit` word: the fixed fields, the zeroed pad, the `headerBytes` length and
+    /// the 192 encoded bytes (every byte of the header is written, §15.18-003).
+    @inlinable
+    static func writeSlot(
+        _ slot: UnsafeMutableRawPointer, valuesLength: UInt32, payloadSlot: UInt32, poolId: UInt16,
+        timestampNs: UInt64, metaVersion: UInt32, headerBytes: UnsafeRawPointer
+    ) {
+        SBEBuffer.store(valuesLength, slot, 8)
+        SBEBuffer.store(payloadSlot, slot, 12)
+        SBEBuffer.store(poolId, slot, 16)
+        SBEBuffer.store(UInt32(0), slot, 18)  // payload_offset
+        SBEBuffer.store(timestampNs, slot, 22)
+        SBEBuffer.store(metaVersion, slot, 30)
+        (slot + 34).initializeMemory(as: UInt8.self, repeating: 0, count: ShmLayout.slotHeaderBlockLength - 34)
+        SBEBuffer.store(UInt32(ShmLayout.embeddedHeaderLength), slot, ShmLayout.slotHeaderBlockLength)
+        (slot + ShmLayout.embeddedHeaderOffset).copyMemory(from: headerBytes, byteCount: ShmLayout.embeddedHeaderLength)
     }
 
     /// Copy path: claims, copies `payload` into the slot and commits.

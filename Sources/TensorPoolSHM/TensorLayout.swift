@@ -38,7 +38,9 @@ public struct DimensionArray: Hashable, Sendable, RandomAccessCollection, Mutabl
     /// Equality of all eight values.
     @inlinable
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        withUnsafeBytes(of: lhs.storage) { l in withUnsafeBytes(of: rhs.storage) { r in l.elementsEqual(r) } }
+        let (l, r) = (lhs.storage, rhs.storage)
+        return l.0 == r.0 && l.1 == r.1 && l.2 == r.2 && l.3 == r.3 && l.4 == r.4 && l.5 == r.5 && l.6 == r.6
+            && l.7 == r.7
     }
 
     /// Hashes all eight values.
@@ -291,7 +293,9 @@ public struct DimensionArray64: Hashable, Sendable {
     /// Equality of all eight values.
     @inlinable
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        withUnsafeBytes(of: lhs.storage) { l in withUnsafeBytes(of: rhs.storage) { r in l.elementsEqual(r) } }
+        let (l, r) = (lhs.storage, rhs.storage)
+        return l.0 == r.0 && l.1 == r.1 && l.2 == r.2 && l.3 == r.3 && l.4 == r.4 && l.5 == r.5 && l.6 == r.6
+            && l.7 == r.7
     }
 
     /// Hashes all eight values.

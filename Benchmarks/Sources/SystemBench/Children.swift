@@ -276,6 +276,9 @@ extension SystemBench {
         var lastNs: UInt64 = 0
         /// The consumer's counters when the first measured frame arrived.
         var countersAtStart: ConsumerCounters?
+        /// The malloc counts when the last measured frame arrived (what follows, e.g. the remap after the producer
+        /// detached, is outside the producer's measured window).
+        var mallocsAtLastFrame: (measuringThread: Int, otherThreads: Int)?
 
         /// Reads the first and last byte, checks `isStillValid`, and records the latency of a measured frame.
         mutating func onFrame(_ frame: FrameView, consumer: Consumer) {
@@ -298,6 +301,7 @@ extension SystemBench {
             }
             lastNs = now
             frames &+= 1
+            mallocsAtLastFrame = MallocCounter.current()  // the window ends with the last measured frame
             _ = histogram.record(now >= frame.timestampNs ? now - frame.timestampNs : 0)
             if recordCopyLatency { _ = copyHistogram.record(now >= stamped ? now - stamped : 0) }
         }
@@ -339,7 +343,8 @@ extension SystemBench {
                 if now > deadline || (stopRequested.load(ordering: .relaxed) && quiet > 20_000_000) { break }
             }
         }
-        let mallocs = recorder.frames > 0 ? MallocCounter.end() : nil
+        _ = MallocCounter.end()
+        let mallocs = recorder.frames > 0 ? recorder.mallocsAtLastFrame : nil
         MallocCounter.uninstall()
         let counters = consumer.counters
         let atStart = recorder.countersAtStart ?? counters
@@ -349,7 +354,8 @@ extension SystemBench {
                 + "gap_total=\(counters.dropsGap) late_total=\(counters.dropsLate) overwritten=\(recorder.overwritten) "
                 + "warmup_frames=\(recorder.warmUpFrames) \(latencyFields(recorder.histogram)) "
                 + (recorder.recordCopyLatency ? latencyFields(recorder.copyHistogram, prefix: "copy_") + " " : "")
-                + "checksum=\(recorder.checksum) do_work=\(doWorkCalls) \(MallocCounter.fields(mallocs))")
+                + "checksum=\(recorder.checksum) do_work=\(doWorkCalls) remaps=\(consumer.remaps) "
+                + "announce_timeouts=\(consumer.announceTimeouts) \(MallocCounter.fields(mallocs))")
         fflush(nil)
         consumer.close()
         client.aeron.close()

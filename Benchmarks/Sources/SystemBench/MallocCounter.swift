@@ -96,6 +96,13 @@ enum MallocCounter {
         mallocCountingOn.store(true, ordering: .relaxed)
     }
 
+    /// The counts so far (counting goes on), or `nil` when the interposer does not count.
+    @inline(__always)
+    static func current() -> (measuringThread: Int, otherThreads: Int)? {
+        guard works else { return nil }
+        return (mallocsOnMeasuringThread.load(ordering: .relaxed), mallocsOnOtherThreads.load(ordering: .relaxed))
+    }
+
     /// Stops counting and returns the counts of the window, or `nil` when the interposer does not count.
     static func end() -> (measuringThread: Int, otherThreads: Int)? {
         mallocCountingOn.store(false, ordering: .relaxed)
