@@ -21,6 +21,9 @@ struct Row {
     var paced = RunFields()
     /// `raw-pub` → `raw-sub`, paced.
     var rawPaced = RunFields()
+    /// The p99 of every paced round, per side (the median round is `paced` / `rawPaced`).
+    var pacedP99s: [Double] = []
+    var rawPacedP99s: [Double] = []
     /// `memcpy` alone.
     var memcpy: [String: String] = [:]
     /// `memcpy` while a peer spins on the receivers' CPU.
@@ -293,7 +296,13 @@ struct Report {
                     }.joined(separator: ", ") + " \(Self.word(latencyPass))"
                     + " (stamped before the producer's copy, as raw Aeron's offer includes its copy: "
                     + ratios.map { row, _, copy in "\(SystemBench.label(row.size)) \(Self.fixed(copy))" }
-                    .joined(separator: ", ") + ")",
+                    .joined(separator: ", ") + "); medians of \(rows.first?.pacedP99s.count ?? 0) alternating rounds, "
+                    + "p99 per round (ours | raw): "
+                    + rows.map { row in
+                        "\(SystemBench.label(row.size)) "
+                            + row.pacedP99s.map { Self.micros($0) }.joined(separator: " ") + " | "
+                            + row.rawPacedP99s.map { Self.micros($0) }.joined(separator: " ")
+                    }.joined(separator: "; "),
                 pass: latencyPass))
         return verdicts
     }
