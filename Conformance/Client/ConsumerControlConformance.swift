@@ -450,6 +450,39 @@ struct ConsumerControlConformance {
     }
 
     @Test(
+        "with no subscriber frames are committed but their descriptors reach nobody; an aborted claim leaves no gap",
+        .verifies("WIRE-15.4-001", "WIRE-15.4-004"))
+    func noSubscriberAndAbort() throws {
+        let pair = try ClientPair()
+        let producerSide = try pair.client()
+        let producer = try producerSide.attachProducer(streamId: 10_000)
+        #expect(!producer.hasSubscribers)
+        let outcomes = try publishPattern(producer, count: 3, length: 100)
+        #expect(outcomes == (0..<3).map { PublishOutcome.descriptorNotSent(seq: UInt64($0), .notConnected) })
+        #expect(producer.descriptorsNotSent == 3 && producer.framesPublished == 0 && producer.sequence == 3)
+        let consumerSide = try pair.client()
+        let consumer = try consumerSide.attachConsumer(streamId: 10_000)
+        var handler = CheckingHandler()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !producer.hasSubscribers && ContinuousClock.now < deadline {
+            producerSide.doWork()
+            consumerSide.doWork()
+            _ = consumer.poll(into: &handler)
+        }
+        // An aborted claim: the next claim gets the same sequence, and the consumer sees no gap.
+        let aborted = try producer.tryClaim(length: 100)
+        producer.abort(aborted)
+        #expect(producer.sequence == 3 && producer.claimsAborted == 1)
+        _ = try publishPattern(producer, count: 2, length: 100)
+        while handler.seqs.count < 2 && ContinuousClock.now < deadline + .seconds(5) {
+            producerSide.doWork()
+            consumerSide.doWork()
+            _ = consumer.poll(into: &handler)
+        }
+        #expect(handler.seqs == [3, 4] && handler.corrupt == 0 && consumer.counters.dropsGap == 0)
+    }
+
+    @Test(
         "use_shm = false sends the consumer to FALLBACK (unsupported schemes flagged); use_shm = true maps again",
         .verifies("WIRE-10.1.3-001", "WIRE-10.1.3-002", "WIRE-10.1-003", "WIRE-10.1-004"))
     func fallback() throws {

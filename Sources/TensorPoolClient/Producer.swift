@@ -65,6 +65,8 @@ public final class Producer {
     public private(set) var progressSent: UInt64 = 0
     /// `FrameProgress` messages that could not be appended.
     public private(set) var progressNotSent: UInt64 = 0
+    /// Claims given back with ``abort(_:)``.
+    public private(set) var claimsAborted: UInt64 = 0
     /// Whether some live consumer supports progress (progress is sent only then, §10.2.2-023).
     public private(set) var progressActive = false
     /// The progress interval and deltas in force.
@@ -174,6 +176,16 @@ public final class Producer {
             }
         }
         return outcome
+    }
+
+    /// Gives a claim back without publishing it: no descriptor is sent, the sequence is not used, and the next claim
+    /// takes the same sequence and slot again (consumers never see a gap). The slot stays marked in progress until
+    /// then, so a consumer still reading the frame it held before drops it as late. A claim other than the latest is
+    /// ignored.
+    public func abort(_ claim: SlotClaim) {
+        guard claim.seq == nextSeq else { return }
+        if progressFrame.active && progressFrame.seq == claim.seq { progressFrame.active = false }
+        claimsAborted &+= 1
     }
 
     /// Copies `bytes` into the next slot and publishes it.
