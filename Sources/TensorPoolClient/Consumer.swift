@@ -319,7 +319,8 @@ public final class Consumer {
             noteSkipped(streamId: descriptor.streamId)
             return
         }
-        guard case .frame(let frame) = mapping.read(seq: descriptor.seq, epoch: descriptor.epoch) else { return }
+        var frame = FrameView.empty
+        guard mapping.read(seq: descriptor.seq, epoch: descriptor.epoch, into: &frame) == nil else { return }
         if progressPoisoned && noteProgressDrop(seq: descriptor.seq) { return }
         if maxRateHz == 0 || admit(descriptorTimestampNs: descriptor.timestampNs, slotTimestampNs: frame.timestampNs) {
             handler.onFrame(frame, consumer: self)

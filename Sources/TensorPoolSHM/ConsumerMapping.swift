@@ -137,6 +137,18 @@ public final class ConsumerMapping {
         return dropUnmatched(epoch: epoch)
     }
 
+    /// ``read(seq:epoch:)`` into `view` (no copies of the view): nil when accepted, else the drop reason.
+    @inlinable
+    public func read(seq: UInt64, epoch: UInt64, into view: inout FrameView) -> FrameDropReason? {
+        if let reader, epoch == reader.epochValue {
+            let reason = reader.read(seq: seq, epoch: epoch, into: &view)
+            if reader.remapRequired { unmap(.sequenceRegressed) }
+            return reason
+        }
+        if case .dropped(let reason) = dropUnmatched(epoch: epoch) { return reason }
+        return .unmapped
+    }
+
     /// The slow path of ``read(seq:epoch:)``: nothing mapped, or another epoch.
     @usableFromInline
     func dropUnmatched(epoch: UInt64) -> ReadResult {

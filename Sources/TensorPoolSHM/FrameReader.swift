@@ -82,6 +82,14 @@ public struct FrameView: @unchecked Sendable {
     /// The committed `seq_commit` word the frame was accepted with.
     public let commitWord: UInt64
 
+    /// A placeholder to read into (``FrameReader/read(seq:epoch:into:)``).
+    @inlinable
+    public static var empty: FrameView {
+        FrameView(
+            seq: 0, headerIndex: 0, poolId: 0, tensor: .zero, timestampNs: 0, metaVersion: 0,
+            payload: UnsafeRawBufferPointer(start: nil, count: 0), commitWord: 0)
+    }
+
     @usableFromInline
     init(
         seq: UInt64, headerIndex: Int, poolId: UInt16, tensor: TensorDescriptor, timestampNs: UInt64,
@@ -176,6 +184,7 @@ public final class FrameReader {
     /// A reader over mapped `regions`.
     public init(regions: StreamRegions, maxOutstandingSeqGap: UInt64 = 256) {
         self.regions = regions
+        epochValue = regions.epoch
         self.maxOutstandingSeqGap = maxOutstandingSeqGap
         header = regions.header
         headerBase = UnsafeRawPointer(regions.header.base)
@@ -212,13 +221,22 @@ public final class FrameReader {
     public func drops(_ reason: FrameDropReason) -> UInt64 { reasonCounts[Int(reason.rawValue)] }
 
     /// The epoch of the mapped regions.
-    public var epoch: UInt64 { regions.epoch }
+    public var epoch: UInt64 { epochValue }
+    /// The mapped epoch, read per frame without going through `regions`.
+    @usableFromInline let epochValue: UInt64
 
     /// Reads the frame `seq` of `epoch` in place (zero copy). The header is validated inside the seqlock window; the
     /// payload is returned in place, so call ``isStillValid(_:)`` after using it.
     @inlinable
     public func read(seq: UInt64, epoch: UInt64) -> ReadResult {
         readFrame(seq: seq, epoch: epoch, copyInto: nil)
+    }
+
+    /// Reads the frame `seq` of `epoch` in place (zero copy) into `view`; returns nil when accepted, else the drop
+    /// reason. The form without copies of the view, for hot loops.
+    @inlinable
+    public func read(seq: UInt64, epoch: UInt64, into view: inout FrameView) -> FrameDropReason? {
+        readFrame(seq: seq, epoch: epoch, copyInto: nil, into: &view)
     }
 
     /// Reads the frame `seq` of `epoch` and copies its payload into `destination` inside the seqlock window, so the
@@ -242,7 +260,11 @@ public final class FrameReader {
     }
 
     @inlinable
-    func drop(_ reason: FrameDropReason) -> ReadResult {
+    func drop(_ reason: FrameDropReason) -> ReadResult { .dropped(dropped(reason)) }
+
+    /// Counts a drop and returns its reason.
+    @inlinable
+    func dropped(_ reason: FrameDropReason) -> FrameDropReason {
         reasonCounts[Int(reason.rawValue)] &+= 1
         switch reason {
         case .notCommitted, .changedDuringRead, .sequenceMismatch, .staleCommit:
@@ -252,7 +274,7 @@ public final class FrameReader {
         case .unmapped, .epochMismatch: mutable.pointee.counters.dropsEpoch &+= 1
         case .sequenceRegressed, .duplicate: break
         }
-        return .dropped(reason)
+        return reason
     }
 
     /// Gap accounting on the descriptor sequence (§15.4): a jump of more than one counts the skipped sequences.
@@ -279,16 +301,29 @@ public final class FrameReader {
 
     @inlinable
     func readFrame(seq: UInt64, epoch: UInt64, copyInto destination: UnsafeMutableRawBufferPointer?) -> ReadResult {
-        guard header.isMapped else { return drop(.unmapped) }
-        guard epoch == regions.epoch else { return drop(.epochMismatch) }
-        if let reason = track(seq: seq) { return drop(reason) }
+        var view = FrameView.empty
+        if let reason = readFrame(seq: seq, epoch: epoch, copyInto: destination, into: &view) {
+            return .dropped(reason)
+        }
+        return .frame(view)
+    }
+
+    /// The read itself: on success `view` holds the frame and the result is nil; otherwise the drop reason (already
+    /// counted). Writing the view in place spares the copies of returning it.
+    @inlinable
+    func readFrame(
+        seq: UInt64, epoch: UInt64, copyInto destination: UnsafeMutableRawBufferPointer?, into view: inout FrameView
+    ) -> FrameDropReason? {
+        guard header.isMapped else { return dropped(.unmapped) }
+        guard epoch == epochValue else { return dropped(.epochMismatch) }
+        if let reason = track(seq: seq) { return dropped(reason) }
         let index = Int(truncatingIfNeeded: seq & mask)
         let slot = headerBase + ShmLayout.headerSlotOffset(index)
         let word = SeqCommitWord(at: UnsafeMutableRawPointer(mutating: slot))
         let first = word.readBegin()
-        guard SeqCommit.isCommitted(first) else { return drop(.notCommitted) }
-        guard first >= lastCommit[index] else { return drop(.staleCommit) }
-        guard SeqCommit.sequence(first) == seq else { return drop(.sequenceMismatch) }
+        guard SeqCommit.isCommitted(first) else { return dropped(.notCommitted) }
+        guard first >= lastCommit[index] else { return dropped(.staleCommit) }
+        guard SeqCommit.sequence(first) == seq else { return dropped(.sequenceMismatch) }
 
         // Read the slot (values may be torn until the second load confirms them).
         let valuesLength = Int(SBEBuffer.load(slot, 8, as: UInt32.self))
@@ -340,23 +375,28 @@ public final class FrameReader {
         }
 
         let second = word.readEnd()
-        guard second == first else { return drop(.changedDuringRead) }
+        guard second == first else { return dropped(.changedDuringRead) }
         // The values read above are now known to be the committed frame's: validate them.
         guard headerBytesLength == ShmLayout.embeddedHeaderLength,
             blockLength == WireSchema.TensorHeaderDecoder.blockLength,
             templateId == WireSchema.TensorHeaderDecoder.templateId, schemaId == WireSchema.id,
             version == WireSchema.version
-        else { return drop(.embeddedHeader) }
-        guard slotValid else { return drop(.slotHeader) }
-        guard copyFits else { return drop(.destinationTooSmall) }
-        do { try tensor.validate() } catch { return drop(.tensorHeader) }
+        else { return dropped(.embeddedHeader) }
+        guard slotValid else { return dropped(.slotHeader) }
+        guard copyFits else { return dropped(.destinationTooSmall) }
+        // The same tensor as the last accepted frame's needs no validation again (the usual case).
+        if !mutable.pointee.hasValidTensor || mutable.pointee.validTensor != tensor {
+            do { try tensor.validate() } catch { return dropped(.tensorHeader) }
+            mutable.pointee.validTensor = tensor
+            mutable.pointee.hasValidTensor = true
+        }
 
         lastCommit[index] = second
         mutable.pointee.counters.framesAccepted &+= 1
-        return .frame(
-            FrameView(
-                seq: seq, headerIndex: index, poolId: poolId, tensor: tensor, timestampNs: timestampNs,
-                metaVersion: metaVersion, payload: payload, commitWord: second))
+        view = FrameView(
+            seq: seq, headerIndex: index, poolId: poolId, tensor: tensor, timestampNs: timestampNs,
+            metaVersion: metaVersion, payload: payload, commitWord: second)
+        return nil
     }
 
     @inlinable
@@ -384,6 +424,9 @@ struct ReaderState: Sendable {
     @usableFromInline var lastSeq: UInt64 = 0
     @usableFromInline var seenAny = false
     @usableFromInline var regressed = false
+    /// The tensor of the last accepted frame, known valid.
+    @usableFromInline var validTensor = TensorDescriptor.zero
+    @usableFromInline var hasValidTensor = false
 
     @usableFromInline init() {}
 }

@@ -200,6 +200,14 @@ public struct TensorDescriptor: Hashable, Sendable {
         }
     }
 
+    /// An all-zero descriptor (not valid: `ndims` 0), a placeholder.
+    @inlinable
+    public static var zero: TensorDescriptor {
+        TensorDescriptor(
+            unvalidated: WireSchema.Dtype(rawValue: 0), majorOrder: WireSchema.MajorOrder(rawValue: 0), ndims: 0,
+            dims: DimensionArray(), strides: DimensionArray(), progressUnit: .noneValue, progressStrideBytes: 0)
+    }
+
     /// The byte strides with every 0 replaced by the contiguous value, after validating the header.
     @inlinable
     public func resolvedStrides() throws(TensorHeaderError) -> DimensionArray64 {

@@ -419,3 +419,45 @@ extension ReadResult {
         return nil
     }
 }
+
+@Suite("Tensor header caches of the writer and the reader")
+struct TensorCacheTests {
+    @Test("a changed tensor is validated and encoded again; a known one is copied; an invalid one never sticks")
+    func caches() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let layout = try ShmPathLayout(baseDirectory: directory, namespace: "cache")
+        let regions = try StreamRegions.create(
+            layout: layout, streamId: 1, epoch: 1, headerNslots: 8, pools: [PoolSpec(poolId: 1, strideBytes: 1024)],
+            nowNs: 1)
+        defer { regions.unmap() }
+        let writer = FrameWriter(regions: regions)
+        let reader = FrameReader(regions: regions)
+        let flat = try TensorDescriptor(dtype: .uint8, shape: [512])
+        let square = try TensorDescriptor(dtype: .uint16, shape: [16, 16])
+        var broken = flat
+        broken.strides[0] = -1
+        func publish(_ seq: UInt64, _ tensor: TensorDescriptor) throws {
+            let claim = try writer.claim(seq: seq, length: 512)
+            try writer.commit(claim, tensor: tensor, timestampNs: seq, metaVersion: 0)
+        }
+        try publish(0, flat)
+        try publish(1, flat)  // copied from the cache
+        #expect(throws: PublishError.invalidTensor(.negativeStride(index: 0, value: -1))) { try publish(2, broken) }
+        try publish(2, square)  // the broken one did not replace the cache: square is encoded
+        var view = FrameView.empty
+        for (seq, expected) in [(UInt64(0), flat), (1, flat), (2, square)] {
+            #expect(reader.read(seq: seq, epoch: 1, into: &view) == nil)
+            #expect(view.tensor == expected && view.seq == seq)
+        }
+        // The reader's cache: after a valid frame, the same slot tampered into an invalid header is still refused.
+        try publish(3, flat)
+        #expect(reader.read(seq: 3, epoch: 1, into: &view) == nil)
+        try publish(4, flat)
+        let slot = regions.header.base + ShmLayout.headerSlotOffset(4)
+        (slot + ShmLayout.embeddedHeaderOffset + 8).storeBytes(of: Int16(99), as: Int16.self)  // unknown dtype
+        #expect(reader.read(seq: 4, epoch: 1, into: &view) == .tensorHeader)
+        try publish(5, flat)
+        #expect(reader.read(seq: 5, epoch: 1, into: &view) == nil && view.tensor == flat)
+    }
+}
