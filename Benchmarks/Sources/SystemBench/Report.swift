@@ -21,6 +21,10 @@ struct Row {
     var paced = RunFields()
     /// `raw-pub` → `raw-sub`, paced.
     var rawPaced = RunFields()
+    /// Every flat-out round's publish rate, raw Aeron rate and memcpy‖spin MiB/s (the medians are reported).
+    var flatPublishRates: [Double] = []
+    var rawRates: [Double] = []
+    var memcpySpinRates: [Double] = []
     /// The p99 of every paced round, per side (the median round is `paced` / `rawPaced`).
     var pacedP99s: [Double] = []
     var rawPacedP99s: [Double] = []
@@ -202,7 +206,10 @@ struct Report {
                     line: "(a) 640 KiB publish ÷ memcpy‖spin: \(Self.integer(row.publishMiBs)) ÷ "
                         + "\(Self.integer(row.memcpySpinMiBs)) MiB/s = \(Self.fixed(ratio)) (≥ 0.90) \(Self.word(pass)) — "
                         + "verdict against memcpy‖spin, the condition the producer runs in; against memcpy alone "
-                        + "(\(Self.integer(row.memcpyMiBs)) MiB/s): \(Self.fixed(row.publishMiBs / row.memcpyMiBs))",
+                        + "(\(Self.integer(row.memcpyMiBs)) MiB/s): \(Self.fixed(row.publishMiBs / row.memcpyMiBs)); medians of "
+                        + "\(row.flatPublishRates.count) alternating rounds, publish MiB/s per round "
+                        + row.flatPublishRates.map { Self.integer(row.mib($0)) }.joined(separator: " ")
+                        + ", memcpy‖spin " + row.memcpySpinRates.map { Self.integer($0) }.joined(separator: " "),
                     pass: pass))
         } else {
             verdicts.append(Verdict(id: "a", line: "(a) 640 KiB publish ÷ memcpy: SKIP (640 KiB not run)", pass: nil))

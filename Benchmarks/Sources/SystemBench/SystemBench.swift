@@ -37,9 +37,10 @@ import TensorPoolDriver
 struct SystemBench {
     /// The command line of the parent.
     struct Options {
-        var seconds = 2.0
+        var seconds = 1.0
+        var flatRounds = 3
         var warmUpSeconds = 0.2
-        var memcpySeconds = 0.5
+        var memcpySeconds = 0.3
         var sizes = [64, 4_096, 655_360, 4_194_304]
         var headerSlots: Int?
         var pacedHz = 10_000.0
@@ -71,7 +72,9 @@ struct SystemBench {
                             [--paced-seconds S] [--paced-max-mibs M] [--memcpy-seconds S] [--raw-term-length BYTES]
                             [--raw-concurrent] [--raw-mtu BYTES] [--markdown] [--plot FILE.svg] [--json FILE]
                             [--check]
-          --seconds S          measured time of each flat-out run (default 2)
+          --seconds S          measured time of each flat-out run (default 1)
+          --flat-rounds N      flat-out rounds (tensor pool, raw Aeron, memcpy, memcpy‖spin alternating); the median
+                               round of each is reported (default 3)
           --warmup S           warm-up of every sender before its measured window (default 0.2)
           --sizes LIST         payload sizes in bytes (default 64,4096,655360,4194304)
           --header-slots N     header_nslots (= pool slots) for every size (default 1024 up to 64 KiB, 64 above)
@@ -79,7 +82,7 @@ struct SystemBench {
           --paced-seconds S    measured time of each paced run (default 1)
           --paced-rounds N     paced runs per side, alternating; the median-p99 round is reported (default 5)
           --paced-max-mibs M   caps the paced rate at M MiB/s of payload (default 2048: 3277/s at 640 KiB)
-          --memcpy-seconds S   each memcpy run (default 0.5)
+          --memcpy-seconds S   each memcpy run (default 0.3)
           --raw-term-length B  term length of the raw Aeron channel (default max(64 MiB, 8 × size rounded up to 2ⁿ))
           --raw-concurrent     raw Aeron through a concurrent publication (default exclusive)
           --raw-mtu BYTES      MTU of the raw Aeron channel (default Aeron's, 1408: larger messages are fragmented)
@@ -128,6 +131,7 @@ struct SystemBench {
         while let argument = iterator.next() {
             switch argument {
             case "--seconds": options.seconds = double(argument)
+            case "--flat-rounds": options.flatRounds = Int(double(argument))
             case "--warmup": options.warmUpSeconds = double(argument)
             case "--memcpy-seconds": options.memcpySeconds = double(argument)
             case "--sizes":
@@ -261,18 +265,51 @@ struct SystemBench {
             let rawSender = options.rawConcurrent ? ["--concurrent"] : []
             let paced = ["--paced-hz", String(hz)]
             var row = Row(size: size, headerSlots: slots, rawChannel: channel, pacedHz: hz)
-            row.flat = try pair(
-                ["consume"] + common + [receiverSeconds],
-                ["produce"] + common + [String(options.seconds)] + producerWarmUp)
+            // Flat-out rounds alternate the tensor pool, raw Aeron, memcpy and memcpy‖spin; each reports its median
+            // round (by rate), as this VM's memory bandwidth drifts from one second to the next.
             let rawStream = rawStreamBase + Int32(index * 2)
             // The raw messages carry the send time and the phase in their first 9 bytes.
             let rawPossible = size >= 16
-            if rawPossible {
-                row.rawFlat = try pair(
-                    ["raw-sub", mediaDriver.directory, String(size), receiverSeconds] + raw(rawStream),
-                    ["raw-pub", mediaDriver.directory, String(size), String(options.seconds)] + raw(rawStream) + warmUp
-                        + rawSender)
+            let geometry = [String(slots), String(HostedDriver.stride(for: size))]
+            var flatRuns: [RunFields] = []
+            var rawFlatRuns: [RunFields] = []
+            var memcpyRuns: [[String: String]] = []
+            var memcpySpinRuns: [[String: String]] = []
+            for round in 0..<max(options.flatRounds, 1) {
+                flatRuns.append(
+                    try pair(
+                        ["consume"] + common + [receiverSeconds],
+                        ["produce"] + common + [String(options.seconds)] + producerWarmUp))
+                if rawPossible {
+                    let stream = rawStream + Int32(round) * 1_000 + 500
+                    rawFlatRuns.append(
+                        try pair(
+                            ["raw-sub", mediaDriver.directory, String(size), receiverSeconds] + raw(stream),
+                            ["raw-pub", mediaDriver.directory, String(size), String(options.seconds)] + raw(stream)
+                                + warmUp + rawSender))
+                }
+                memcpyRuns.append(
+                    try Child(
+                        ["memcpy", String(size), String(options.memcpySeconds)] + geometry, cpu: senderCPU
+                    ).finish())
+                // The same, while a peer spins on the consumer's CPU as the polling consumer does during the run.
+                let spinner = try Child(["spin", String(options.memcpySeconds + 0.3)], cpu: receiverCPU)
+                usleep(100_000)
+                memcpySpinRuns.append(
+                    try Child(
+                        ["memcpy", String(size), String(options.memcpySeconds)] + geometry, cpu: senderCPU
+                    ).finish())
+                _ = try spinner.finish()
             }
+            row.flat = median(flatRuns) { Row.rate($0.sender) }
+            row.flatPublishRates = flatRuns.map { Row.rate($0.sender) }
+            if rawPossible {
+                row.rawFlat = median(rawFlatRuns) { Row.rate($0.receiver) }
+                row.rawRates = rawFlatRuns.map { Row.rate($0.receiver) }
+            }
+            row.memcpy = median(memcpyRuns) { Row.number($0, "mibs") }
+            row.memcpySpin = median(memcpySpinRuns) { Row.number($0, "mibs") }
+            row.memcpySpinRates = memcpySpinRuns.map { Row.number($0, "mibs") }
             if options.pacedSeconds > 0 && hz > 0 {
                 // Rounds alternate the two sides; each side reports its median-p99 round, so that one scheduler
                 // stall (a single 20 ms preemption delays 1 % of a 10 kHz run) does not decide the comparison.
@@ -300,17 +337,6 @@ struct SystemBench {
                     row.rawPacedP99s = rawPacedRuns.map { Row.number($0.receiver, "p99_ns") }
                 }
             }
-            let geometry = [String(slots), String(HostedDriver.stride(for: size))]
-            row.memcpy = try Child(
-                ["memcpy", String(size), String(options.memcpySeconds)] + geometry, cpu: senderCPU
-            ).finish()
-            // The same, while a peer spins on the consumer's CPU as the polling consumer does during the run.
-            let spinner = try Child(["spin", String(options.memcpySeconds + 0.3)], cpu: receiverCPU)
-            usleep(100_000)
-            row.memcpySpin = try Child(
-                ["memcpy", String(size), String(options.memcpySeconds)] + geometry, cpu: senderCPU
-            ).finish()
-            _ = try spinner.finish()
             if verbose { print(row.verboseDescription) }
             rows.append(row)
         }
@@ -332,6 +358,22 @@ struct SystemBench {
             print("json: \(path)")
         }
         return verdicts
+    }
+
+    /// The element of `runs` whose `key` is the median (the lower middle one for an even count).
+    static func median<T>(_ runs: [T], by key: (T) -> Double) -> T? {
+        let ordered = runs.sorted { key($0) < key($1) }
+        return ordered.isEmpty ? nil : ordered[(ordered.count - 1) / 2]
+    }
+
+    /// `median(_:by:)` with a default for no runs.
+    static func median(_ runs: [RunFields], by key: (RunFields) -> Double) -> RunFields {
+        median(runs, by: key) ?? RunFields()
+    }
+
+    /// `median(_:by:)` of field sets.
+    static func median(_ runs: [[String: String]], by key: ([String: String]) -> Double) -> [String: String] {
+        median(runs, by: key) ?? [:]
     }
 
     /// The run whose receiver's p99 latency is the median of `runs` (the lower middle one for an even count).
