@@ -365,6 +365,33 @@ struct DriverCoreConformance {
     }
 
     @Test(
+        "the driver announces every announce period and at once on a change, header_slot_bytes 256, MONOTONIC stamps",
+        .verifies("WIRE-10.1.1-001", "WIRE-10.1.1-002", "WIRE-10.1.1-011"))
+    func announceCadence() throws {
+        let harness = try DriverHarness()  // announce_period_ms = 100
+        _ = harness.attach(client: 5, role: .consumer)
+        harness.core.doWork()
+        let start = harness.output.announces.count
+        for _ in 0..<6 {
+            harness.clock.advance(ms: 50)
+            harness.core.doWork()
+        }
+        #expect(harness.output.announces.count == start + 3, "one per 100 ms over 300 ms")
+        // A change (a producer's new epoch) is announced at once, not at the next period.
+        let before = harness.output.announces.count
+        let producer = harness.attach(client: 9, role: .producer)
+        #expect(harness.output.announces.count == before + 1 && harness.announces.last?.epoch == producer.epoch)
+        for bytes in harness.output.announces {
+            bytes.withUnsafeBytes { buffer in
+                let decoder = try? WireSchema.ShmPoolAnnounceDecoder(decodingHeaderOf: buffer)
+                #expect(decoder?.headerSlotBytes == 256)
+                // Never an unsynchronised realtime clock: the driver stamps announces in the MONOTONIC domain.
+                #expect(decoder?.announceClockDomain == .monotonic)
+            }
+        }
+    }
+
+    @Test(
         "the driver creates and initialises the files and refreshes their activity timestamps",
         .verifies("DRV-3-001", "DRV-3-003", "DRV-3-010", "DRV-3-011", "DRV-3-012"))
     func driverOwnsFiles() throws {
