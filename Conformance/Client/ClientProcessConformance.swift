@@ -52,4 +52,31 @@ struct ClientProcessConformance {
         #expect(
             checked + unsent >= published * 99 / 100, "published \(published), unsent \(unsent), checked \(checked)")
     }
+
+    @Test(
+        "a tp-client consumer asking for RATE_LIMITED on a per-consumer stream gets it and receives about max_rate_hz",
+        .verifies("WIRE-11-004", "WIRE-5-006"))
+    func rateLimitedProcess() throws {
+        let driver = try DriverProcess()
+        try driver.start()
+        let descriptorStream = TestMediaDriver.uniqueStreamId()
+        let perConsumer = 31_000 + Int.random(in: 0..<1_000)
+        let consumer = try Child(
+            try Self.tool,
+            ["consume", "--max-rate-hz", "20", "--descriptor-stream", "\(perConsumer)"]
+                + arguments(driver, descriptorStream: descriptorStream, seconds: 4))
+        #expect(waitFor(timeout: .seconds(20)) { consumer.output.contains("consumer attached") }, "\(consumer.output)")
+        let producer = try Child(
+            try Self.tool,
+            ["produce", "--rows", "4", "--columns", "256", "--rate", "500"]
+                + arguments(driver, descriptorStream: descriptorStream, seconds: 2))
+        #expect(producer.wait(timeout: .seconds(30)) == 0, "producer: \(producer.output)")
+        #expect(consumer.wait(timeout: .seconds(30)) == 0, "consumer: \(consumer.output)")
+        let published = try #require(number(before: "frames published", in: producer.output), "\(producer.output)")
+        let checked = try #require(number(before: "frames checked", in: consumer.output), "\(consumer.output)")
+        #expect(published > 500)
+        #expect(checked >= 20 && checked <= 50, "20 Hz for about 2 s: \(checked) of \(published)")
+        #expect(consumer.output.contains("per-consumer descriptor stream aeron:ipc?term-length=4m#\(perConsumer)"))
+        #expect(consumer.output.contains("granted RATE_LIMITED"), "\(consumer.output)")
+    }
 }

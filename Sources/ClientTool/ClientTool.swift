@@ -141,6 +141,12 @@ struct Consume: ParsableCommand {
 
     @OptionGroup var endpoint: Endpoint
 
+    @Option(help: "Ask for RATE_LIMITED at this many frames per second (0 = STREAM, every frame).")
+    var maxRateHz: UInt32 = 0
+
+    @Option(help: "Ask for a per-consumer descriptor stream with this id (on the descriptor channel).")
+    var descriptorStream: UInt32?
+
     struct Checker: FrameHandling {
         var frames: UInt64 = 0
         var bytes: UInt64 = 0
@@ -163,8 +169,17 @@ struct Consume: ParsableCommand {
 
     func run() throws {
         let client = try endpoint.connect()
-        let consumer = try client.attachConsumer(streamId: endpoint.stream)
-        print("consumer attached: stream \(endpoint.stream) epoch \(consumer.grant.epoch)")
+        var options = ConsumerOptions()
+        if maxRateHz > 0 {
+            options.mode = .rateLimited
+            options.maxRateHz = maxRateHz
+        }
+        if let descriptorStream {
+            options.descriptorStream = StreamEndpoint(
+                channel: client.context.descriptorChannel, streamId: descriptorStream)
+        }
+        let consumer = try client.attachConsumer(streamId: endpoint.stream, options: options)
+        print("consumer attached: stream \(endpoint.stream) epoch \(consumer.grant.epoch) id \(consumer.consumerId)")
         fflush(nil)
         var checker = Checker()
         let start = now()
@@ -188,8 +203,11 @@ struct Consume: ParsableCommand {
             }
         }
         let counters = consumer.counters
+        let route =
+            consumer.descriptorStream.map { "per-consumer descriptor stream \($0)" } ?? "shared descriptor stream"
+        let mode = consumer.configuration.map { "granted \($0.mode)" } ?? "no configuration"
         print(
-            "consumer done: \(checker.frames) frames checked, \(checker.corrupt) corrupt, drops gap \(counters.dropsGap) late \(counters.dropsLate), remaps \(consumer.remaps)"
+            "consumer done: \(checker.frames) frames checked, \(checker.corrupt) corrupt, drops gap \(counters.dropsGap) late \(counters.dropsLate), remaps \(consumer.remaps), rate-limited \(consumer.rateLimited), \(route), \(mode)"
         )
         consumer.close()
         if checker.corrupt > 0 { throw ExitCode(1) }
