@@ -29,7 +29,7 @@ struct CheckingHandler: FrameHandling {
 /// A producer and a consumer client in this process, over a driver agent and the shared embedded media driver.
 final class ClientPair {
     let driver: RunningDriver
-    let context: TensorPoolContext
+    private(set) var context: TensorPoolContext
 
     init() throws {
         driver = try RunningDriver()
@@ -37,10 +37,14 @@ final class ClientPair {
         context.controlStreamId = driver.controlStream
         context.announceStreamId = driver.announceStream
         context.descriptorStreamId = TestMediaDriver.uniqueStreamId()
+        context.qosStreamId = TestMediaDriver.uniqueStreamId()
         context.allowedBaseDirectories = [driver.harnessDirectory]
         context.driverOptions.keepaliveIntervalNs = 50_000_000
         self.context = context
     }
+
+    /// Sets the QoS reporting interval of the clients made afterwards.
+    func qosInterval(_ nanoseconds: UInt64) { context.qosIntervalNs = nanoseconds }
 
     func client() throws -> TensorPoolClient {
         try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())

@@ -56,8 +56,15 @@ public final class Consumer {
     public private(set) var grant: LeaseGrant
     /// The options of the attach.
     public let options: ConsumerOptions
-    /// The consumer id in hellos (random when the options gave 0).
-    public let consumerId: UInt32
+    /// The consumer id in hellos and QoS (random when the options gave 0; a random one is drawn again when another
+    /// consumer of the stream reports the same id, §10.1.2-011).
+    public private(set) var consumerId: UInt32
+    /// Times a self-assigned id collided with another consumer's and was replaced.
+    public private(set) var idCollisions: UInt64 = 0
+    /// `QosConsumer` reports sent.
+    public private(set) var qosSent: UInt64 = 0
+    var lastQosNs: UInt64 = 0
+    var lastSeqSeen: UInt64 = 0
     /// The mapping state machine (M0/M1) and its reader.
     public let mapping: ConsumerMapping
     /// Whether the lease is still held.
@@ -132,6 +139,7 @@ public final class Consumer {
     unowned let client: TensorPoolClient
     @exclusivity(unchecked) @usableFromInline var descriptors: Subscription
     @usableFromInline let control: Subscription
+    let qos: Subscription
     @usableFromInline let announces: Subscription?
     @exclusivity(unchecked) @usableFromInline var progressSubscription: Subscription?
     var pendingDescriptor: (endpoint: StreamEndpoint?, resource: PendingResource<Subscription>)?
@@ -142,7 +150,7 @@ public final class Consumer {
 
     init(
         client: TensorPoolClient, grant: LeaseGrant, options: ConsumerOptions, descriptors: Subscription,
-        control: Subscription, announces: Subscription?, joinTimeNs: UInt64
+        control: Subscription, qos: Subscription, announces: Subscription?, joinTimeNs: UInt64
     ) throws(TensorPoolClientError) {
         try options.validate()
         self.client = client
@@ -167,6 +175,7 @@ public final class Consumer {
             alignment: 8)
         self.descriptors = descriptors
         self.control = control
+        self.qos = qos
         self.announces = announces
         counterSet = CounterSet(
             aeron: client.aeron, streamId: grant.streamId, leaseId: grant.leaseId, clientId: grant.clientId,
@@ -562,6 +571,14 @@ public final class Consumer {
     func doWork(now: UInt64) -> Int {
         guard isActive else { return 0 }
         var work = checkAnnounceTimeout(now: now)
+        var handler = QosHandler(consumer: self)
+        work += qos.poll(into: &handler, fragmentLimit: 16)
+        let interval = client.context.qosIntervalNs
+        if interval > 0 && now &- lastQosNs >= interval {
+            lastQosNs = now
+            sendQos()
+            work += 1
+        }
         if options.helloIntervalNs > 0, now &- lastHelloNs >= options.helloIntervalNs {
             sendHello()
             work += 1
@@ -603,6 +620,49 @@ public final class Consumer {
         reattach = client.driver.beginAttach(
             streamId: grant.streamId, role: .consumer, timeout: client.context.attachTimeout)
         return 1
+    }
+
+    /// Reads the QoS stream for another consumer reporting this consumer's id on the same stream (§10.1.2-011).
+    struct QosHandler: FragmentHandling {
+        unowned let consumer: Consumer
+        mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
+            guard WireControl.wireTemplate(buffer) == WireSchema.QosConsumerDecoder.templateId,
+                let qos = try? WireSchema.QosConsumerDecoder(decodingHeaderOf: buffer)
+            else { return }
+            consumer.onQosConsumer(qos, sessionId: header.sessionId)
+        }
+    }
+
+    /// Another session reports our stream and id: a self-assigned id is replaced by a new random one and the hello
+    /// repeated under it; an id given in the options (assigned by an authority) is kept.
+    func onQosConsumer(_ qos: WireSchema.QosConsumerDecoder, sessionId: Int32) {
+        guard qos.streamId == grant.streamId, qos.consumerId == consumerId,
+            sessionId != client.qosPublication.sessionId, options.consumerId == 0
+        else { return }
+        idCollisions &+= 1
+        var fresh = UInt32.random(in: 1...UInt32.max)
+        while fresh == consumerId { fresh = UInt32.random(in: 1...UInt32.max) }
+        consumerId = fresh
+        sendHello()
+    }
+
+    /// Sends `QosConsumer`: the stream, this consumer's id, the mapped (or highest seen) epoch, the last sequence seen,
+    /// the gap and late drops, and the mode in effect (§10.4.1).
+    func sendQos() {
+        let counters = mapping.counters
+        if let last = mapping.reader?.lastSequence { lastSeqSeen = last }
+        guard let encoder = try? WireSchema.QosConsumerEncoder.wrapAndApplyHeader(helloScratch) else { return }
+        encoder.streamId = grant.streamId
+        encoder.consumerId = consumerId
+        encoder.epoch = mapping.reader?.epoch ?? highestEpoch
+        encoder.lastSeqSeen = lastSeqSeen
+        encoder.dropsGap = counters.dropsGap
+        encoder.dropsLate = counters.dropsLate
+        encoder.mode = configuration?.mode ?? options.mode
+        let length = MessageHeader.encodedLength + encoder.encodedLength
+        if offerRetrying(client.qosPublication, UnsafeRawBufferPointer(rebasing: helloScratch[0..<length])).isSuccess {
+            qosSent &+= 1
+        }
     }
 
     /// Sends `ConsumerHello` on the shared control stream: capabilities, mode and rate, progress hints, and the
@@ -666,6 +726,7 @@ public final class Consumer {
         mapping.unmap()
         descriptors.close()
         control.close()
+        qos.close()
         announces?.close()
         progressSubscription?.close()
         pendingDescriptor?.resource.cancel()

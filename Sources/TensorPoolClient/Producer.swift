@@ -76,6 +76,10 @@ public final class Producer {
     let writer: FrameWriter
     let publication: Publication
     let controlSubscription: Subscription
+    let qosSubscription: Subscription
+    var lastQosNs: UInt64 = 0
+    /// `QosProducer` reports sent.
+    public private(set) var qosSent: UInt64 = 0
     @exclusivity(unchecked) var nextSeq: UInt64 = 0
     let scratch: UnsafeMutableRawBufferPointer
     let progressScratch: UnsafeMutableRawBufferPointer
@@ -94,7 +98,7 @@ public final class Producer {
 
     init(
         client: TensorPoolClient, grant: LeaseGrant, options: ProducerOptions, publication: Publication,
-        controlSubscription: Subscription
+        controlSubscription: Subscription, qosSubscription: Subscription
     ) throws(TensorPoolClientError) {
         self.client = client
         self.grant = grant
@@ -112,6 +116,7 @@ public final class Producer {
         writer = FrameWriter(regions: regions)
         self.publication = publication
         self.controlSubscription = controlSubscription
+        self.qosSubscription = qosSubscription
         scratch = .allocate(byteCount: 64, alignment: 8)
         _ = try? WireSchema.FrameDescriptorEncoder.wrapAndApplyHeader(scratch)  // the constant message header
         progressScratch = .allocate(byteCount: 64, alignment: 8)
@@ -320,11 +325,46 @@ public final class Producer {
         var work = controlSubscription.poll(into: &handler, fragmentLimit: 16)
         if progressFrame.active && flushProgress(now: now) { work += 1 }
         if addingStreams { work += resolveStreams() }
+        var qos = QosHandler(producer: self)
+        work += qosSubscription.poll(into: &qos, fragmentLimit: 16)
+        let interval = client.context.qosIntervalNs
+        if interval > 0 && now &- lastQosNs >= interval {
+            lastQosNs = now
+            sendQos()
+            work += 1
+        }
         if now &- lastHousekeepingNs >= 1_000_000 {
             lastHousekeepingNs = now
             work += expireConsumers(now: now)
         }
         return work
+    }
+
+    /// A `QosConsumer` of this stream is proof of liveness for its consumer, like a hello (§5-005).
+    struct QosHandler: FragmentHandling {
+        unowned let producer: Producer
+        mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
+            guard WireControl.wireTemplate(buffer) == WireSchema.QosConsumerDecoder.templateId,
+                let qos = try? WireSchema.QosConsumerDecoder(decodingHeaderOf: buffer),
+                qos.streamId == producer.grant.streamId
+            else { return }
+            producer.noteConsumerAlive(qos.consumerId)
+        }
+    }
+
+    /// Sends `QosProducer`: the stream, this producer's id (its client id), the epoch and the latest sequence.
+    func sendQos() {
+        guard let encoder = try? WireSchema.QosProducerEncoder.wrapAndApplyHeader(progressScratch) else { return }
+        encoder.streamId = grant.streamId
+        encoder.producerId = grant.clientId
+        encoder.epoch = grant.epoch
+        encoder.currentSeq = nextSeq == 0 ? 0 : nextSeq - 1
+        encoder.watermark = nil
+        let length = MessageHeader.encodedLength + encoder.encodedLength
+        if offerRetrying(client.qosPublication, UnsafeRawBufferPointer(rebasing: progressScratch[0..<length])).isSuccess
+        {
+            qosSent &+= 1
+        }
     }
 
     struct ControlHandler: FragmentHandling {
@@ -536,6 +576,7 @@ public final class Producer {
         regions.unmap()
         publication.close()
         controlSubscription.close()
+        qosSubscription.close()
         for link in links.values { link.close() }
         links.removeAll()
         descriptorLinks.removeAll()

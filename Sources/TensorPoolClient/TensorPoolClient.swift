@@ -28,6 +28,13 @@ public struct TensorPoolContext: Sendable {
     public var announcePeriodNs: UInt64 = 1_000_000_000
     /// How old a region's activity timestamp may be when it is mapped.
     public var freshnessWindowNs: UInt64 = 3_000_000_000
+    /// The channel of `QosProducer` and `QosConsumer` (wire spec §10.4).
+    public var qosChannel = "aeron:ipc?term-length=4m"
+    /// The QoS stream (1200 in both peers' examples).
+    public var qosStreamId: Int32 = 1200
+    /// How often producers and consumers report QoS (§15.11: 1 Hz); also the consumers' liveness interval for the
+    /// producers' stale checks. 0 disables the reports.
+    public var qosIntervalNs: UInt64 = 1_000_000_000
     /// Whether the regions are faulted in when mapped (`MAP_POPULATE`), so that the first lap over the rings takes no
     /// page faults (a fault per 4 KiB page otherwise: about 18 ms per 4 MiB slot). Costs that time at attach instead.
     public var populateMappings = true
@@ -80,6 +87,10 @@ public final class TensorPoolClient: Agent {
     /// The publication of wire-schema control messages (hellos, configurations, progress) on the shared control
     /// stream.
     let controlPublication: Publication
+    /// The publication of `QosProducer` and `QosConsumer` on the QoS stream, shared by the handles. Exclusive, so
+    /// that its session id identifies this client's reports (concurrent IPC publications of one stream share a
+    /// session): a consumer id reported from another session is a collision (§10.1.2-011).
+    let qosPublication: ExclusivePublication
     var producers: [UInt64: Producer] = [:]
     var consumers: [ObjectIdentifier: Consumer] = [:]
     var lastCounterRefreshNs: UInt64 = 0
@@ -94,6 +105,8 @@ public final class TensorPoolClient: Agent {
             options: context.driverOptions)
         controlPublication = try aeron.addPublication(
             channel: context.controlChannel, streamId: context.controlStreamId)
+        qosPublication = try aeron.addExclusivePublication(
+            channel: context.qosChannel, streamId: context.qosStreamId)
     }
 
     /// `"tensor-pool-client"`.
@@ -125,7 +138,9 @@ public final class TensorPoolClient: Agent {
     ) -> PendingAttachment<Producer> {
         var endpoints = AeronEndpoints()
         endpoints.publications = [(context.descriptorChannel, context.descriptorStreamId)]
-        endpoints.subscriptions = [(context.controlChannel, context.controlStreamId)]
+        endpoints.subscriptions = [
+            (context.controlChannel, context.controlStreamId), (context.qosChannel, context.qosStreamId),
+        ]
         return PendingAttachment(
             client: self,
             attach: driver.beginAttach(streamId: streamId, role: .producer, timeout: context.attachTimeout),
@@ -133,7 +148,7 @@ public final class TensorPoolClient: Agent {
         ) { client, grant, publications, subscriptions, _ throws(TensorPoolClientError) in
             let producer = try Producer(
                 client: client, grant: grant, options: options, publication: publications[0],
-                controlSubscription: subscriptions[0])
+                controlSubscription: subscriptions[0], qosSubscription: subscriptions[1])
             client.producers[grant.leaseId] = producer
             return producer
         }
@@ -149,6 +164,7 @@ public final class TensorPoolClient: Agent {
         var endpoints = AeronEndpoints()
         endpoints.subscriptions = [
             (context.descriptorChannel, context.descriptorStreamId), (context.controlChannel, context.controlStreamId),
+            (context.qosChannel, context.qosStreamId),
         ]
         let separateAnnounces =
             context.announceChannel != context.controlChannel || context.announceStreamId != context.controlStreamId
@@ -160,7 +176,8 @@ public final class TensorPoolClient: Agent {
         ) { client, grant, _, subscriptions, joinTimeNs throws(TensorPoolClientError) in
             let consumer = try Consumer(
                 client: client, grant: grant, options: options, descriptors: subscriptions[0],
-                control: subscriptions[1], announces: subscriptions.count > 2 ? subscriptions[2] : nil,
+                control: subscriptions[1], qos: subscriptions[2],
+                announces: subscriptions.count > 3 ? subscriptions[3] : nil,
                 joinTimeNs: joinTimeNs)
             client.consumers[ObjectIdentifier(consumer)] = consumer
             return consumer
@@ -212,6 +229,7 @@ public final class TensorPoolClient: Agent {
         for consumer in Array(consumers.values) { consumer.close() }
         driver.close()
         controlPublication.close()
+        qosPublication.close()
     }
 
     /// Closes everything (``close()``) when the agent's runner or invoker stops.

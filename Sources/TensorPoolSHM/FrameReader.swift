@@ -165,6 +165,8 @@ public final class FrameReader {
     /// Counters.
     public var counters: ConsumerCounters { mutable.pointee.counters }
     @usableFromInline let reasonCounts: UnsafeMutableBufferPointer<UInt64>
+    /// The last descriptor sequence this reader was offered (nil before the first).
+    public var lastSequence: UInt64? { mutable.pointee.seenAny ? mutable.pointee.lastSeq : nil }
     /// Set when a descriptor sequence went backwards: the stream must be remapped (§15.2).
     public var remapRequired: Bool { mutable.pointee.regressed }
 

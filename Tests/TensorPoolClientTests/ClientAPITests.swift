@@ -50,6 +50,7 @@ final class TestDriver {
         context.controlStreamId = control
         context.announceStreamId = announce
         context.descriptorStreamId = TestMediaDriver.uniqueStreamId()
+        context.qosStreamId = TestMediaDriver.uniqueStreamId()
         context.allowedBaseDirectories = [directory]
         context.driverOptions.keepaliveIntervalNs = 50_000_000
         self.context = context
