@@ -38,6 +38,7 @@ final class ClientPair {
         context.announceStreamId = driver.announceStream
         context.descriptorStreamId = TestMediaDriver.uniqueStreamId()
         context.qosStreamId = TestMediaDriver.uniqueStreamId()
+        context.metadataStreamId = TestMediaDriver.uniqueStreamId()
         context.allowedBaseDirectories = [driver.harnessDirectory]
         context.driverOptions.keepaliveIntervalNs = 50_000_000
         self.context = context
@@ -45,6 +46,9 @@ final class ClientPair {
 
     /// Sets the QoS reporting interval of the clients made afterwards.
     func qosInterval(_ nanoseconds: UInt64) { context.qosIntervalNs = nanoseconds }
+
+    /// Sets the metadata repetition interval of the clients made afterwards.
+    func metadataInterval(_ nanoseconds: UInt64) { context.metadataIntervalNs = nanoseconds }
 
     func client() throws -> TensorPoolClient {
         try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())

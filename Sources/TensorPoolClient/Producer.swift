@@ -45,6 +45,8 @@ public final class Producer {
     public let grant: LeaseGrant
     /// The regions, mapped writable.
     public let regions: StreamRegions
+    /// The metadata of this source: attributes, name and summary, and the `meta_version` frames carry.
+    public let metadata: MetadataPublisher
     /// The options this producer was attached with.
     public let options: ProducerOptions
     /// Frames published (descriptor sent).
@@ -98,7 +100,7 @@ public final class Producer {
 
     init(
         client: TensorPoolClient, grant: LeaseGrant, options: ProducerOptions, publication: Publication,
-        controlSubscription: Subscription, qosSubscription: Subscription
+        metadataPublication: Publication, controlSubscription: Subscription, qosSubscription: Subscription
     ) throws(TensorPoolClientError) {
         self.client = client
         self.grant = grant
@@ -117,6 +119,9 @@ public final class Producer {
         self.publication = publication
         self.controlSubscription = controlSubscription
         self.qosSubscription = qosSubscription
+        metadata = MetadataPublisher(
+            streamId: grant.streamId, producerId: grant.clientId, epoch: grant.epoch, publication: metadataPublication,
+            intervalNs: client.context.metadataIntervalNs)
         scratch = .allocate(byteCount: 64, alignment: 8)
         _ = try? WireSchema.FrameDescriptorEncoder.wrapAndApplyHeader(scratch)  // the constant message header
         progressScratch = .allocate(byteCount: 64, alignment: 8)
@@ -164,12 +169,14 @@ public final class Producer {
     }
 
     /// Commits a claimed slot (header, then `seq_commit`) and only then sends its `FrameDescriptor` (§10.2.1), then
-    /// `COMPLETE` when the frame had progress reports. `traceId` 0 means no tracing.
+    /// `COMPLETE` when the frame had progress reports. `metaVersion` defaults to the current ``metadata`` version
+    /// (§10.3.2-002); `traceId` 0 means no tracing.
     public func commit(
-        _ claim: SlotClaim, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32 = 0,
+        _ claim: SlotClaim, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32? = nil,
         valuesLength: Int? = nil, traceId: UInt64 = 0
     ) throws(PublishError) -> PublishOutcome {
         guard isActive else { throw .unmapped }
+        let metaVersion = metaVersion ?? metadata.metaVersion
         try writer.commit(
             claim, tensor: tensor, timestampNs: timestampNs, metaVersion: metaVersion, valuesLength: valuesLength)
         nextSeq = claim.seq &+ 1
@@ -195,7 +202,7 @@ public final class Producer {
 
     /// Copies `bytes` into the next slot and publishes it.
     public func offer(
-        _ bytes: UnsafeRawBufferPointer, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32 = 0,
+        _ bytes: UnsafeRawBufferPointer, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32? = nil,
         traceId: UInt64 = 0
     ) throws(PublishError) -> PublishOutcome {
         let claim = try tryClaim(length: bytes.count)
@@ -251,12 +258,13 @@ public final class Producer {
     /// whether progress is being reported, i.e. whether some consumer supports it; the header is prepared either way.
     @discardableResult
     public func beginProgress(
-        _ claim: SlotClaim, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32 = 0,
+        _ claim: SlotClaim, tensor: TensorDescriptor, timestampNs: UInt64, metaVersion: UInt32? = nil,
         valuesLength: Int? = nil
     ) throws(PublishError) -> Bool {
         guard isActive else { throw .unmapped }
         try writer.prepare(
-            claim, tensor: tensor, timestampNs: timestampNs, metaVersion: metaVersion, valuesLength: valuesLength)
+            claim, tensor: tensor, timestampNs: timestampNs, metaVersion: metaVersion ?? metadata.metaVersion,
+            valuesLength: valuesLength)
         guard progressActive else { return false }
         var majorStride: UInt64 = 0
         if tensor.progressUnit != .noneValue {
@@ -325,6 +333,7 @@ public final class Producer {
         var work = controlSubscription.poll(into: &handler, fragmentLimit: 16)
         if progressFrame.active && flushProgress(now: now) { work += 1 }
         if addingStreams { work += resolveStreams() }
+        work += metadata.doWork(now: now)
         var qos = QosHandler(producer: self)
         work += qosSubscription.poll(into: &qos, fragmentLimit: 16)
         let interval = client.context.qosIntervalNs
@@ -577,6 +586,7 @@ public final class Producer {
         publication.close()
         controlSubscription.close()
         qosSubscription.close()
+        metadata.close()
         for link in links.values { link.close() }
         links.removeAll()
         descriptorLinks.removeAll()

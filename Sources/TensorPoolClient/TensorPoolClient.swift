@@ -35,6 +35,12 @@ public struct TensorPoolContext: Sendable {
     /// How often producers and consumers report QoS (§15.11: 1 Hz); also the consumers' liveness interval for the
     /// producers' stale checks. 0 disables the reports.
     public var qosIntervalNs: UInt64 = 1_000_000_000
+    /// The channel of `DataSourceAnnounce` and `DataSourceMeta` (wire spec §10.3).
+    public var metadataChannel = "aeron:ipc?term-length=4m"
+    /// The metadata stream (1300 in both peers' examples).
+    public var metadataStreamId: Int32 = 1300
+    /// How often a producer repeats its `DataSourceAnnounce` and `DataSourceMeta` (changes go out at once).
+    public var metadataIntervalNs: UInt64 = 1_000_000_000
     /// Whether the regions are faulted in when mapped (`MAP_POPULATE`), so that the first lap over the rings takes no
     /// page faults (a fault per 4 KiB page otherwise: about 18 ms per 4 MiB slot). Costs that time at attach instead.
     public var populateMappings = true
@@ -137,7 +143,10 @@ public final class TensorPoolClient: Agent {
         streamId: UInt32, options: ProducerOptions = ProducerOptions()
     ) -> PendingAttachment<Producer> {
         var endpoints = AeronEndpoints()
-        endpoints.publications = [(context.descriptorChannel, context.descriptorStreamId)]
+        endpoints.publications = [
+            (context.descriptorChannel, context.descriptorStreamId),
+            (context.metadataChannel, context.metadataStreamId),
+        ]
         endpoints.subscriptions = [
             (context.controlChannel, context.controlStreamId), (context.qosChannel, context.qosStreamId),
         ]
@@ -148,7 +157,8 @@ public final class TensorPoolClient: Agent {
         ) { client, grant, publications, subscriptions, _ throws(TensorPoolClientError) in
             let producer = try Producer(
                 client: client, grant: grant, options: options, publication: publications[0],
-                controlSubscription: subscriptions[0], qosSubscription: subscriptions[1])
+                metadataPublication: publications[1], controlSubscription: subscriptions[0],
+                qosSubscription: subscriptions[1])
             client.producers[grant.leaseId] = producer
             return producer
         }

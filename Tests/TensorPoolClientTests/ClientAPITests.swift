@@ -51,6 +51,7 @@ final class TestDriver {
         context.announceStreamId = announce
         context.descriptorStreamId = TestMediaDriver.uniqueStreamId()
         context.qosStreamId = TestMediaDriver.uniqueStreamId()
+        context.metadataStreamId = TestMediaDriver.uniqueStreamId()
         context.allowedBaseDirectories = [directory]
         context.driverOptions.keepaliveIntervalNs = 50_000_000
         self.context = context
