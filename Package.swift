@@ -71,6 +71,8 @@ let package = Package(
         ),
         // statfs/fstatfs and file-system magic numbers (hugetlbfs checks), which Glibc's Swift module leaves out.
         .systemLibrary(name: "CLinuxVFS", path: "Sources/CLinuxVFS"),
+        // CRC32C (Castagnoli) for meta-blob checksums: the SSE4.2 instruction where the CPU has it, a table otherwise.
+        .target(name: "CCRC32C", path: "Sources/CCRC32C"),
         // The SHM core: regions, superblocks, the seqlock commit protocol, slot writer and reader, validation, URIs
         // and path containment, and the consumer's mapping/epoch state machine.
         .target(
@@ -104,7 +106,7 @@ let package = Package(
         // Producer and consumer clients: attach over the driver, publish and receive frames zero-copy.
         .target(
             name: "TensorPoolClient",
-            dependencies: ["Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM", "DriverClient"],
+            dependencies: ["Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM", "DriverClient", "CCRC32C"],
             swiftSettings: strictSwift
         ),
         // The SHM driver role: leases, epochs, provisioning, announces, stream-id ranges, epoch GC, shutdown.

@@ -47,6 +47,9 @@ final class ClientPair {
     /// Sets the QoS reporting interval of the clients made afterwards.
     func qosInterval(_ nanoseconds: UInt64) { context.qosIntervalNs = nanoseconds }
 
+    /// Sets the metadata channel of the clients made afterwards.
+    func metadataChannel(_ channel: String) { context.metadataChannel = channel }
+
     /// Sets the metadata repetition interval of the clients made afterwards.
     func metadataInterval(_ nanoseconds: UInt64) { context.metadataIntervalNs = nanoseconds }
 

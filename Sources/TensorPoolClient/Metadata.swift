@@ -75,6 +75,7 @@ public final class MetadataPublisher {
     var changed = false
     var lastSentNs: UInt64 = 0
     var buffer: [UInt8] = []
+    let blobSender: MetaBlobSender
 
     init(streamId: UInt32, producerId: UInt32, epoch: UInt64, publication: Publication, intervalNs: UInt64) {
         self.streamId = streamId
@@ -82,6 +83,7 @@ public final class MetadataPublisher {
         self.epoch = epoch
         self.publication = publication
         self.intervalNs = intervalNs
+        blobSender = MetaBlobSender(publication: publication)
     }
 
     /// Adds or replaces an attribute; a new or different value makes a new version (§10.3.2-003).
@@ -112,14 +114,15 @@ public final class MetadataPublisher {
 
     /// Sends what is due: `DataSourceMeta` after a change, both messages every interval.
     func doWork(now: UInt64) -> Int {
+        let blobWork = blobSender.queue.isEmpty ? 0 : blobSender.doWork()
         let due = intervalNs > 0 && now &- lastSentNs >= intervalNs
-        guard changed || due else { return 0 }
+        guard changed || due else { return blobWork }
         if sendMeta(now: now) { changed = false }
         if due {
             lastSentNs = now
             sendAnnounce()
         }
-        return 1
+        return 1 + blobWork
     }
 
     @discardableResult
@@ -185,19 +188,37 @@ public final class MetadataCache: Agent {
     public let versionsKept: Int
     /// `DataSourceMeta` messages that could not be decoded.
     public private(set) var malformed: UInt64 = 0
+    /// Called when a meta blob arrived whole and intact.
+    public var onBlob: ((MetaBlob) -> Void)?
+    /// Called when a meta blob was discarded: stream, metadata version, reason.
+    public var onBlobDiscarded: ((UInt32, UInt32, MetaBlobDiscard) -> Void)? {
+        get { assembler.onDiscard }
+        set { assembler.onDiscard = newValue }
+    }
+    /// Blobs discarded, by reason.
+    public var blobDiscards: [MetaBlobDiscard: UInt64] { assembler.discards }
+    var blobs: [UInt32: [UInt32: [MetaBlob]]] = [:]
+    let assembler: MetaBlobAssembler
 
     var versions: [UInt32: [UInt32: SourceMetadata]] = [:]
     var names: [UInt32: (name: String, summary: String, producerId: UInt32, epoch: UInt64, metaVersion: UInt32)] = [:]
     let subscription: Subscription
 
     /// A cache of the metadata stream `channel`/`streamId` (1300 by default), keeping `versionsKept` versions per
-    /// stream.
+    /// stream; blobs larger than `maxBlobBytes` (64 MiB) are refused, and a blob without a chunk for `blobTimeoutNs`
+    /// (5 s) is discarded.
     public init(
-        aeron: AeronClient, channel: String = "aeron:ipc?term-length=4m", streamId: Int32 = 1300, versionsKept: Int = 16
+        aeron: AeronClient, channel: String = "aeron:ipc?term-length=4m", streamId: Int32 = 1300,
+        versionsKept: Int = 16,
+        maxBlobBytes: Int = 64 << 20, blobTimeoutNs: UInt64 = 5_000_000_000
     ) throws(AeronError) {
         subscription = try aeron.addSubscription(channel: channel, streamId: streamId)
         self.versionsKept = max(versionsKept, 1)
+        assembler = MetaBlobAssembler(maxBlobBytes: maxBlobBytes, timeoutNs: blobTimeoutNs)
     }
+
+    /// The blobs received for `streamId` at `metaVersion`.
+    public func blobs(streamId: UInt32, metaVersion: UInt32) -> [MetaBlob] { blobs[streamId]?[metaVersion] ?? [] }
 
     /// `"metadata-cache"`.
     public var roleName: String { "metadata-cache" }
@@ -240,10 +261,13 @@ public final class MetadataCache: Agent {
     @discardableResult
     public func poll(fragmentLimit: Int = 16) -> Int {
         var handler = Handler(cache: self)
-        return subscription.poll(assembler: assembler, into: &handler, fragmentLimit: fragmentLimit)
+        let work = subscription.poll(assembler: fragments, into: &handler, fragmentLimit: fragmentLimit)
+        assembler.expire(now: UInt64(MonotonicClock.now()))
+        return work
     }
 
-    let assembler = try! FragmentAssembler()
+    /// Reassembles messages Aeron fragmented (blob chunks exceed the MTU).
+    let fragments = try! FragmentAssembler()
 
     struct Handler: FragmentHandling {
         unowned let cache: MetadataCache
@@ -278,6 +302,21 @@ public final class MetadataCache: Agent {
             if let delivered = self.metadata(streamId: stream, metaVersion: decoder.metaVersion) {
                 onMetadata?(delivered)
             }
+        case WireSchema.MetaBlobAnnounceDecoder.templateId:
+            guard let decoder = try? WireSchema.MetaBlobAnnounceDecoder(decodingHeaderOf: buffer) else { return }
+            assembler.onAnnounce(decoder, now: UInt64(MonotonicClock.now()))
+        case WireSchema.MetaBlobChunkDecoder.templateId:
+            guard let decoder = try? WireSchema.MetaBlobChunkDecoder(decodingHeaderOf: buffer) else { return }
+            assembler.onChunk(decoder, now: UInt64(MonotonicClock.now()))
+        case WireSchema.MetaBlobCompleteDecoder.templateId:
+            guard let decoder = try? WireSchema.MetaBlobCompleteDecoder(decodingHeaderOf: buffer),
+                let blob = assembler.onComplete(decoder)
+            else { return }
+            blobs[blob.streamId, default: [:]][blob.metaVersion, default: []].append(blob)
+            if let kept = blobs[blob.streamId], kept.count > versionsKept, let oldest = kept.keys.min() {
+                blobs[blob.streamId]?[oldest] = nil
+            }
+            onBlob?(blob)
         case WireSchema.DataSourceAnnounceDecoder.templateId:
             guard let decoder = try? WireSchema.DataSourceAnnounceDecoder(decodingHeaderOf: buffer) else { return }
             names[decoder.streamId] = (

@@ -182,3 +182,20 @@ struct ClientAPITests {
         #expect(!producer.isActive)
     }
 }
+
+@Suite("CRC32C")
+struct CRC32CTests {
+    @Test("the standard check value, incremental and empty inputs")
+    func checkValue() {
+        let text = Array("123456789".utf8)
+        #expect(text.withUnsafeBytes { CRC32C.checksum($0) } == 0xE306_9283)
+        #expect([UInt8]().withUnsafeBytes { CRC32C.checksum($0) } == 0)
+        // 1 MiB of a pattern: the hardware path (8 bytes at a time) and a tail agree with the definition's bytes.
+        let long = (0..<1_048_579).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let whole = long.withUnsafeBytes { CRC32C.checksum($0) }
+        #expect(whole != 0)
+        var altered = long
+        altered[1_048_578] ^= 1
+        #expect(altered.withUnsafeBytes { CRC32C.checksum($0) } != whole)
+    }
+}
