@@ -79,4 +79,26 @@ struct ClientProcessConformance {
         #expect(consumer.output.contains("per-consumer descriptor stream aeron:ipc?term-length=4m#\(perConsumer)"))
         #expect(consumer.output.contains("granted RATE_LIMITED"), "\(consumer.output)")
     }
+
+    @Test(
+        "a 10 MiB meta blob crosses from a producer process to a consumer process intact (CRC32C checked)",
+        .verifies("WIRE-10.3.3-003", "WIRE-15.9-005"))
+    func metaBlobAcrossProcesses() throws {
+        let driver = try DriverProcess()
+        try driver.start()
+        let descriptorStream = TestMediaDriver.uniqueStreamId()
+        let consumer = try Child(
+            try Self.tool,
+            ["consume", "--expect-blob"] + arguments(driver, descriptorStream: descriptorStream, seconds: 5))
+        #expect(waitFor(timeout: .seconds(20)) { consumer.output.contains("consumer attached") }, "\(consumer.output)")
+        let producer = try Child(
+            try Self.tool,
+            ["produce", "--rows", "4", "--columns", "256", "--rate", "100", "--meta-blob-bytes", "10485760"]
+                + arguments(driver, descriptorStream: descriptorStream, seconds: 2))
+        #expect(producer.wait(timeout: .seconds(30)) == 0, "producer: \(producer.output)")
+        #expect(consumer.wait(timeout: .seconds(30)) == 0, "consumer: \(consumer.output)")
+        #expect(producer.output.contains("1 meta blobs sent"), "\(producer.output)")
+        #expect(consumer.output.contains("meta blob received: 10485760 bytes"), "\(consumer.output)")
+        #expect(consumer.output.contains("pattern intact") && !consumer.output.contains("discarded"))
+    }
 }

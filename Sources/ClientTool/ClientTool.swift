@@ -53,6 +53,16 @@ struct Endpoint: ParsableArguments {
     }
 }
 
+/// The meta-blob pattern: byte `i` is `(i * 131 + i >> 8) & 0xFF`.
+enum BlobPattern {
+    static func make(_ count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for index in 0..<count { buffer[index] = UInt8(truncatingIfNeeded: index &* 131 &+ index >> 8) }
+            initialized = count
+        }
+    }
+}
+
 /// The frame pattern: row `r` of frame `seq` is filled with `(seq + r) & 0xFF`.
 enum Pattern {
     static func fill(_ payload: UnsafeMutableRawBufferPointer, seq: UInt64, rows: Int, columns: Int) {
@@ -94,9 +104,18 @@ struct Produce: ParsableCommand {
     @Option(help: "Frames per second (0 = as fast as possible).")
     var rate: Double = 0
 
+    @Option(help: "Also send a meta blob of this many bytes (a deterministic pattern, with CRC32C) after attaching.")
+    var metaBlobBytes: Int?
+
     func run() throws {
         let client = try endpoint.connect()
         let producer = try client.attachProducer(streamId: endpoint.stream)
+        producer.metadata.describe(name: "tp-client pattern", summary: "uint8 \(rows)x\(columns)")
+        if let metaBlobBytes {
+            let blob = BlobPattern.make(metaBlobBytes)
+            let version = producer.metadata.publishBlob(blob, blobType: 1)
+            print("meta blob queued: \(blob.count) bytes, version \(version)")
+        }
         let tensor = try TensorDescriptor(dtype: .uint8, shape: [rows, columns])
         print("producer attached: stream \(endpoint.stream) epoch \(producer.epoch) frame \(rows)x\(columns)")
         fflush(nil)
@@ -128,8 +147,11 @@ struct Produce: ParsableCommand {
                 lastFrames = producer.framesPublished
             }
         }
+        // A blob still in transfer is finished before leaving (at most 10 s).
+        let drainBy = now() + 10
+        while producer.metadata.blobsPending > 0 && producer.isActive && now() < drainBy { client.doWork() }
         print(
-            "producer done: \(producer.framesPublished) frames published, \(producer.descriptorsNotSent) descriptors not sent (no subscriber or back pressure)"
+            "producer done: \(producer.framesPublished) frames published, \(producer.descriptorsNotSent) descriptors not sent (no subscriber or back pressure), \(producer.metadata.blobsSent) meta blobs sent"
         )
         producer.close()
     }
@@ -146,6 +168,9 @@ struct Consume: ParsableCommand {
 
     @Option(help: "Ask for a per-consumer descriptor stream with this id (on the descriptor channel).")
     var descriptorStream: UInt32?
+
+    @Flag(help: "Receive the stream's metadata and meta blobs, and check blobs against the producer's pattern.")
+    var expectBlob = false
 
     struct Checker: FrameHandling {
         var frames: UInt64 = 0
@@ -178,6 +203,18 @@ struct Consume: ParsableCommand {
             options.descriptorStream = StreamEndpoint(
                 channel: client.context.descriptorChannel, streamId: descriptorStream)
         }
+        // Metadata and meta blobs of the stream, checked against the producer's pattern.
+        let cache = expectBlob ? try MetadataCache(aeron: client.aeron) : nil
+        var blobReport: String?
+        cache?.onBlob = { blob in
+            let intact = blob.bytes == BlobPattern.make(blob.bytes.count)
+            blobReport =
+                "meta blob received: \(blob.bytes.count) bytes, version \(blob.metaVersion), "
+                + (intact ? "pattern intact" : "pattern BROKEN")
+            print(blobReport!)
+            fflush(nil)
+        }
+        cache?.onBlobDiscarded = { _, version, reason in print("meta blob discarded: version \(version), \(reason)") }
         let consumer = try client.attachConsumer(streamId: endpoint.stream, options: options)
         print("consumer attached: stream \(endpoint.stream) epoch \(consumer.grant.epoch) id \(consumer.consumerId)")
         fflush(nil)
@@ -187,6 +224,7 @@ struct Consume: ParsableCommand {
         var last = checker
         while now() - start < endpoint.seconds && consumer.isActive {
             client.doWork()
+            cache?.poll()
             if consumer.poll(into: &checker, fragmentLimit: 64) == 0 { sched_yield() }
             let t = now()
             if t - lastReport >= 1 {
@@ -210,6 +248,11 @@ struct Consume: ParsableCommand {
             "consumer done: \(checker.frames) frames checked, \(checker.corrupt) corrupt, drops gap \(counters.dropsGap) late \(counters.dropsLate), remaps \(consumer.remaps), rate-limited \(consumer.rateLimited), \(route), \(mode)"
         )
         consumer.close()
+        cache?.close()
         if checker.corrupt > 0 { throw ExitCode(1) }
+        if expectBlob && !(blobReport?.hasSuffix("pattern intact") ?? false) {
+            print("no intact meta blob received")
+            throw ExitCode(1)
+        }
     }
 }
