@@ -97,6 +97,9 @@ public final class TensorPoolClient: Agent {
     /// that its session id identifies this client's reports (concurrent IPC publications of one stream share a
     /// session): a consumer id reported from another session is a collision (§10.1.2-011).
     let qosPublication: ExclusivePublication
+    /// Called from ``doWork()`` with every driver event (lease revoked or expired, producer revoked, driver shutdown)
+    /// after the handles concerned were told.
+    public var onDriverEvent: ((DriverClientEvent) -> Void)?
     var producers: [UInt64: Producer] = [:]
     var consumers: [ObjectIdentifier: Consumer] = [:]
     var lastCounterRefreshNs: UInt64 = 0
@@ -222,6 +225,7 @@ public final class TensorPoolClient: Agent {
                 producers.removeAll()
                 for consumer in consumers.values { consumer.leaseEnded() }
             }
+            onDriverEvent?(event)
         }
         return work
     }

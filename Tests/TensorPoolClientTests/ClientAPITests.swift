@@ -199,3 +199,71 @@ struct CRC32CTests {
         #expect(altered.withUnsafeBytes { CRC32C.checksum($0) } != whole)
     }
 }
+
+@Suite("ClientCallbacks: one value for frame, metadata, QoS and driver callbacks", .serialized)
+struct ClientCallbacksTests {
+    @Test("frames, metadata, QoS and a driver event reach the callbacks of one ClientCallbacks value")
+    func callbacks() throws {
+        let driver = try TestDriver()
+        var context = driver.context
+        context.qosIntervalNs = 20_000_000
+        context.metadataIntervalNs = 20_000_000
+        let consumerSide = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
+        let producerSide = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
+        let aeron = try TestMediaDriver.client()
+        let cache = try MetadataCache(
+            aeron: aeron, channel: context.metadataChannel, streamId: context.metadataStreamId)
+        let monitor = try QosMonitor(aeron: aeron, channel: context.qosChannel, streamId: context.qosStreamId)
+        defer {
+            cache.close()
+            monitor.close()
+        }
+        final class Seen {
+            var frames: [UInt64] = []
+            var metadata: [UInt32] = []
+            var producerQos = 0
+            var consumerQos = 0
+            var events: [DriverClientEvent] = []
+            var states: [ConsumerState] = []
+        }
+        let seen = Seen()
+        var callbacks = ClientCallbacks()
+        callbacks.onFrame = { frame, consumer in if consumer.isStillValid(frame) { seen.frames.append(frame.seq) } }
+        callbacks.onConsumerState = { state, _ in seen.states.append(state) }
+        callbacks.onMetadata = { seen.metadata.append($0.metaVersion) }
+        callbacks.onProducerQos = { _ in seen.producerQos += 1 }
+        callbacks.onConsumerQos = { _ in seen.consumerQos += 1 }
+        callbacks.onDriverEvent = { seen.events.append($0) }
+        callbacks.install(on: cache)
+        callbacks.install(on: monitor)
+        callbacks.install(on: consumerSide)
+        var handler = callbacks.frameHandler
+        let consumer = try consumerSide.attachConsumer(streamId: 10_000)
+        let producer = try producerSide.attachProducer(streamId: 10_000)
+        func pump(until condition: () -> Bool) {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !condition() && ContinuousClock.now < deadline {
+                consumerSide.doWork()
+                producerSide.doWork()
+                _ = consumer.poll(into: &handler)
+                cache.poll()
+                monitor.poll()
+            }
+        }
+        pump { producer.hasSubscribers && consumer.state == .mapped(epoch: producer.epoch) }
+        producer.metadata.set(MetadataAttribute(key: "lens", text: "50mm"))
+        for _ in 0..<3 {
+            _ = try producer.offer(
+                UnsafeRawBufferPointer(start: nil, count: 0), tensor: try TensorDescriptor(dtype: .uint8, shape: [0]),
+                timestampNs: 1)
+            pump { seen.frames.count == Int(producer.sequence) }
+        }
+        pump { !seen.metadata.isEmpty && seen.producerQos > 0 && seen.consumerQos > 0 }
+        #expect(seen.frames == [0, 1, 2] && seen.metadata.contains(1))
+        #expect(seen.producerQos > 0 && seen.consumerQos > 0)
+        #expect(seen.states.contains(.mapped(epoch: producer.epoch)))
+        producer.close()  // the driver revokes the producer's epoch: consumers are told
+        pump { seen.events.contains { if case .producerRevoked = $0 { true } else { false } } }
+        #expect(seen.events.contains { if case .producerRevoked = $0 { true } else { false } })
+    }
+}
