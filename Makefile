@@ -1,5 +1,7 @@
 # AeronTensorPool for Swift — every set-up step is here, so `make test` and `make run` work on a fresh machine.
 SHELL := /bin/bash
+# The roles' log level (swift-log, tensorpool.<role>): warnings and above unless asked (TP_LOG_LEVEL=info make run).
+export TP_LOG_LEVEL ?= warning
 .DEFAULT_GOAL := build
 
 # Where Tools/aeron/install.sh puts Aeron: /usr/local as root, ~/.local otherwise (override with AERON_PREFIX=...).

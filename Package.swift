@@ -71,6 +71,10 @@ let package = Package(
         ),
         // statfs/fstatfs and file-system magic numbers (hugetlbfs checks), which Glibc's Swift module leaves out.
         .systemLibrary(name: "CLinuxVFS", path: "Sources/CLinuxVFS"),
+        // The swift-log categories of the roles and their levels (environment and API).
+        .target(
+            name: "TensorPoolLogging", dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift),
         // CRC32C (Castagnoli) for meta-blob checksums: the SSE4.2 instruction where the CPU has it, a table otherwise.
         .target(name: "CCRC32C", path: "Sources/CCRC32C"),
         // The SHM core: regions, superblocks, the seqlock commit protocol, slot writer and reader, validation, URIs
@@ -106,14 +110,18 @@ let package = Package(
         // Producer and consumer clients: attach over the driver, publish and receive frames zero-copy.
         .target(
             name: "TensorPoolClient",
-            dependencies: ["Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM", "DriverClient", "CCRC32C"],
+            dependencies: [
+                "Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM", "DriverClient", "CCRC32C",
+                "TensorPoolLogging",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSwift
         ),
         // The SHM driver role: leases, epochs, provisioning, announces, stream-id ranges, epoch GC, shutdown.
         .target(
             name: "TensorPoolDriver",
             dependencies: [
-                "Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM", "DriverConfig",
+                "Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolSHM", "DriverConfig", "TensorPoolLogging",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -224,7 +232,7 @@ let package = Package(
             name: "TensorPoolClientTests",
             dependencies: [
                 "TensorPoolClient", "TensorPoolDriver", "DriverClient", "DriverConfig", "Aeron", "Agents",
-                "TensorPoolSHM", "TestProcesses", .product(name: "Logging", package: "swift-log"),
+                "TensorPoolSHM", "TestProcesses", "TensorPoolLogging", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),

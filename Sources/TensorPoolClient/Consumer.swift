@@ -1,7 +1,9 @@
 public import Aeron
 import Agents
 public import DriverClient
+import Logging
 import SBE
+import TensorPoolLogging
 public import TensorPoolSHM
 public import TensorPoolWire
 
@@ -145,6 +147,8 @@ public final class Consumer {
     var pendingDescriptor: (endpoint: StreamEndpoint?, resource: PendingResource<Subscription>)?
     var pendingControl: (endpoint: StreamEndpoint, resource: PendingResource<Subscription>)?
     let counterSet: CounterSet
+    /// The `tensorpool.consumer` logger.
+    let logger: Logger
     /// The hello's encoding buffer, sized once for the options' channels (hellos allocate nothing).
     let helloScratch: UnsafeMutableRawBufferPointer
 
@@ -156,6 +160,9 @@ public final class Consumer {
         self.client = client
         self.grant = grant
         streamNumber = grant.streamId
+        var logger = TensorPoolLog.logger(.consumer)
+        logger[metadataKey: "stream"] = "\(grant.streamId)"
+        self.logger = logger
         self.options = options
         consumerId = options.consumerId != 0 ? options.consumerId : UInt32.random(in: 1...UInt32.max)
         maxRateHz = options.maxRateHz
@@ -384,6 +391,7 @@ public final class Consumer {
         case .mapped, .remapped:
             remaps &+= 1
             resetProgressTracking()
+            logger.info("mapped", metadata: ["epoch": "\(lastAnnounce.epoch)"])
             sendHello()  // a new epoch may mean a new producer, which has not heard the hello yet
         default: break
         }
@@ -417,6 +425,7 @@ public final class Consumer {
                 resetProgressTracking()
             }
             fallback = .some(fallbackText.map(FallbackURI.init))
+            logger.warning("fallback: not reading SHM", metadata: ["uri": "\(fallbackText ?? "none")"])
         } else if fallback != nil {
             fallback = nil
             _ = mapLastAnnounce()
@@ -616,6 +625,7 @@ public final class Consumer {
         }
         guard now > lastMappedNs, now - lastMappedNs >= period &* 3, now >= nextReattachNs else { return 0 }
         announceTimeouts &+= 1
+        logger.warning("no announce of a new epoch: attaching again")
         mapping.unmap(.requested)  // nothing stays mapped while the consumer retries
         reattach = client.driver.beginAttach(
             streamId: grant.streamId, role: .consumer, timeout: client.context.attachTimeout)
@@ -640,6 +650,7 @@ public final class Consumer {
             sessionId != client.qosPublication.sessionId, options.consumerId == 0
         else { return }
         idCollisions &+= 1
+        logger.warning("consumer id reported by another client: drawing a new one", metadata: ["id": "\(consumerId)"])
         var fresh = UInt32.random(in: 1...UInt32.max)
         while fresh == consumerId { fresh = UInt32.random(in: 1...UInt32.max) }
         consumerId = fresh

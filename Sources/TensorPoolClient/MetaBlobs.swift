@@ -1,6 +1,7 @@
 import Aeron
 import Agents
 import CCRC32C
+import Logging
 import SBE
 public import TensorPoolWire
 
@@ -199,6 +200,7 @@ final class MetaBlobAssembler {
     var transfers: [UInt32: Transfer] = [:]
     var discards: [MetaBlobDiscard: UInt64] = [:]
     var onDiscard: ((UInt32, UInt32, MetaBlobDiscard) -> Void)?
+    var logger: Logger?
 
     init(maxBlobBytes: Int, timeoutNs: UInt64) {
         self.maxBlobBytes = maxBlobBytes
@@ -209,6 +211,8 @@ final class MetaBlobAssembler {
         let version = transfers[stream]?.metaVersion ?? 0
         transfers[stream] = nil
         discards[reason, default: 0] += 1
+        logger?.warning(
+            "meta blob discarded", metadata: ["stream": "\(stream)", "version": "\(version)", "reason": "\(reason)"])
         onDiscard?(stream, version, reason)
     }
 
@@ -217,6 +221,8 @@ final class MetaBlobAssembler {
         if transfers[stream] != nil { discard(stream, .superseded) }
         guard decoder.totalLen <= UInt64(maxBlobBytes) else {
             discards[.tooLarge, default: 0] += 1
+            logger?.warning(
+                "meta blob refused: too large", metadata: ["stream": "\(stream)", "bytes": "\(decoder.totalLen)"])
             onDiscard?(stream, decoder.metaVersion, .tooLarge)
             return
         }

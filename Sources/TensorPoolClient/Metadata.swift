@@ -1,6 +1,8 @@
 public import Aeron
 public import Agents
+import Logging
 import SBE
+import TensorPoolLogging
 public import TensorPoolSHM
 public import TensorPoolWire
 
@@ -200,6 +202,7 @@ public final class MetadataCache: Agent {
     var blobs: [UInt32: [UInt32: [MetaBlob]]] = [:]
     let assembler: MetaBlobAssembler
 
+    let logger = TensorPoolLog.logger(.metadata)
     var versions: [UInt32: [UInt32: SourceMetadata]] = [:]
     var names: [UInt32: (name: String, summary: String, producerId: UInt32, epoch: UInt64, metaVersion: UInt32)] = [:]
     let subscription: Subscription
@@ -215,6 +218,7 @@ public final class MetadataCache: Agent {
         subscription = try aeron.addSubscription(channel: channel, streamId: streamId)
         self.versionsKept = max(versionsKept, 1)
         assembler = MetaBlobAssembler(maxBlobBytes: maxBlobBytes, timeoutNs: blobTimeoutNs)
+        assembler.logger = logger
     }
 
     /// The blobs received for `streamId` at `metaVersion`.

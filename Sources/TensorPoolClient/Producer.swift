@@ -1,7 +1,9 @@
 public import Aeron
 import Agents
 public import DriverClient
+import Logging
 import SBE
+import TensorPoolLogging
 public import TensorPoolSHM
 public import TensorPoolWire
 
@@ -97,6 +99,8 @@ public final class Producer {
     /// Whether some per-consumer publication is still being added.
     var addingStreams = false
     var lastHousekeepingNs: UInt64 = 0
+    /// The `tensorpool.producer` logger.
+    let logger: Logger
 
     init(
         client: TensorPoolClient, grant: LeaseGrant, options: ProducerOptions, publication: Publication,
@@ -105,6 +109,10 @@ public final class Producer {
         self.client = client
         self.grant = grant
         self.options = options
+        var logger = TensorPoolLog.logger(.producer)
+        logger[metadataKey: "stream"] = "\(grant.streamId)"
+        logger[metadataKey: "epoch"] = "\(grant.epoch)"
+        self.logger = logger
         progressSettings = ProgressSettings(
             intervalNs: options.progressIntervalNs, bytesDelta: options.progressBytesDelta,
             majorDeltaUnits: options.progressMajorDeltaUnits)
@@ -395,7 +403,10 @@ public final class Producer {
         let id = hello.consumerId
         let known = links[id]
         let link = known ?? ConsumerLink(consumerId: id, now: now)
-        if known == nil { links[id] = link }
+        if known == nil {
+            links[id] = link
+            logger.info("consumer joined", metadata: ["consumer": "\(id)"])
+        }
         let before = link.listKey
         link.lastSeenNs = now
         link.supportsProgress = hello.supportsProgress == .true
@@ -425,6 +436,15 @@ public final class Producer {
         link.periodNs = link.descriptor != nil && link.maxRateHz > 0 ? 1_000_000_000 / UInt64(link.maxRateHz) : 0
         // A repeated hello that changes nothing allocates nothing (the lists are rebuilt only on a change).
         if known == nil || link.listKey != before { rebuildLinkLists() }
+        if changed {
+            logger.info(
+                "consumer configuration",
+                metadata: [
+                    "consumer": "\(id)", "mode": "\(link.grantedMode)",
+                    "descriptor": "\(link.descriptor?.endpoint.description ?? "shared")",
+                    "control": "\(link.control?.endpoint.description ?? "shared")",
+                ])
+        }
         if asked || changed { sendConfig(to: link) }
     }
 
@@ -541,6 +561,7 @@ public final class Producer {
         var expired = 0
         // `now` may precede a hello stamped later in the same duty cycle: only a positive age counts.
         for (id, link) in links where now > link.lastSeenNs && now - link.lastSeenNs > staleAfter {
+            logger.info("consumer stale: per-consumer streams closed", metadata: ["consumer": "\(id)"])
             link.close()
             links[id] = nil
             expired += 1

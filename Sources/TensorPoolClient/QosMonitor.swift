@@ -1,6 +1,8 @@
 public import Aeron
 public import Agents
+import Logging
 import SBE
+import TensorPoolLogging
 public import TensorPoolWire
 
 /// The last `QosProducer` of one producer.
@@ -75,6 +77,7 @@ public final class QosMonitor: Agent {
     public let staleAfterNs: UInt64
 
     let subscription: Subscription
+    let logger = TensorPoolLog.logger(.qos)
 
     /// A stream and a producer or consumer id.
     public struct StreamMember: Hashable, Sendable {
@@ -150,6 +153,9 @@ public final class QosMonitor: Agent {
                     streamId: report.streamId, consumerId: report.consumerId,
                     sessions: [previous.sessionId, sessionId])
                 collisions.append(collision)
+                logger.warning(
+                    "consumer id collision",
+                    metadata: ["stream": "\(report.streamId)", "consumer": "\(report.consumerId)"])
                 onCollision?(collision)
             }
             consumers[key] = report

@@ -1,7 +1,9 @@
 public import Aeron
 public import Agents
 public import DriverClient
+import Logging
 import SBE
+import TensorPoolLogging
 public import TensorPoolSHM
 import TensorPoolWire
 
@@ -100,6 +102,8 @@ public final class TensorPoolClient: Agent {
     /// Called from ``doWork()`` with every driver event (lease revoked or expired, producer revoked, driver shutdown)
     /// after the handles concerned were told.
     public var onDriverEvent: ((DriverClientEvent) -> Void)?
+    /// The `tensorpool.client` logger.
+    let logger = TensorPoolLog.logger(.client)
     var producers: [UInt64: Producer] = [:]
     var consumers: [ObjectIdentifier: Consumer] = [:]
     var lastCounterRefreshNs: UInt64 = 0
@@ -225,6 +229,7 @@ public final class TensorPoolClient: Agent {
                 producers.removeAll()
                 for consumer in consumers.values { consumer.leaseEnded() }
             }
+            logger.notice("driver event", metadata: ["event": "\(event)"])
             onDriverEvent?(event)
         }
         return work

@@ -2,6 +2,7 @@ public import Aeron
 public import Agents
 public import DriverConfig
 public import Logging
+public import TensorPoolLogging
 
 /// The driver as an agent: polls the control stream on Aeron, feeds the ``DriverCore``, and publishes what it emits
 /// on the control and announce streams (driver spec §4.5). Run it with an `AgentRunner` or an `AgentInvoker`.
@@ -20,7 +21,7 @@ public final class DriverAgent: Agent {
     /// driver. Throws when Aeron refuses a channel or the configuration is invalid.
     public init(
         configuration: DriverConfiguration, client: AeronClient, clock: any DriverClock = SystemDriverClock(),
-        logger: Logger = Logger(label: "tensorpool.driver")
+        logger: Logger = TensorPoolLog.logger(.driver)
     ) throws {
         self.client = client
         let driver = configuration.driver

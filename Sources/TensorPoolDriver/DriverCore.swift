@@ -2,6 +2,7 @@ public import DriverConfig
 import Foundation
 public import Logging
 import SBE
+public import TensorPoolLogging
 public import TensorPoolSHM
 public import TensorPoolWire
 
@@ -75,7 +76,7 @@ public final class DriverCore {
     /// already on disk for every configured stream, so that a restart never reuses an epoch (§10).
     public init(
         configuration: DriverConfiguration, output: any DriverOutput, clock: any DriverClock = SystemDriverClock(),
-        logger: Logger = Logger(label: "tensorpool.driver")
+        logger: Logger = TensorPoolLog.logger(.driver)
     ) throws(DriverError) {
         do {
             try configuration.validate()

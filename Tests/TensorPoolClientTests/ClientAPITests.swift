@@ -7,6 +7,7 @@ import Logging
 import Synchronization
 import TensorPoolClient
 import TensorPoolDriver
+import TensorPoolLogging
 import TensorPoolSHM
 import TestProcesses
 import Testing
@@ -265,5 +266,36 @@ struct ClientCallbacksTests {
         producer.close()  // the driver revokes the producer's epoch: consumers are told
         pump { seen.events.contains { if case .producerRevoked = $0 { true } else { false } } }
         #expect(seen.events.contains { if case .producerRevoked = $0 { true } else { false } })
+    }
+}
+
+@Suite("TensorPoolLog: categories and levels", .serialized)
+struct TensorPoolLogTests {
+    @Test("API setting for a category, then for all, then TP_LOG_LEVEL_<CATEGORY>, then TP_LOG_LEVEL, then info")
+    func levels() {
+        let saved = (
+            getenv("TP_LOG_LEVEL_BRIDGE").map { String(cString: $0) },
+            getenv("TP_LOG_LEVEL").map { String(cString: $0) }
+        )
+        defer {
+            if let value = saved.0 { setenv("TP_LOG_LEVEL_BRIDGE", value, 1) } else { unsetenv("TP_LOG_LEVEL_BRIDGE") }
+            if let value = saved.1 { setenv("TP_LOG_LEVEL", value, 1) } else { unsetenv("TP_LOG_LEVEL") }
+            TensorPoolLog.setLevel(nil, for: .bridge)
+            TensorPoolLog.setLevel(nil)
+        }
+        unsetenv("TP_LOG_LEVEL_BRIDGE")
+        unsetenv("TP_LOG_LEVEL")
+        #expect(TensorPoolLog.level(for: .bridge) == .info)
+        setenv("TP_LOG_LEVEL", "warning", 1)
+        #expect(TensorPoolLog.level(for: .bridge) == .warning)
+        setenv("TP_LOG_LEVEL_BRIDGE", "TRACE", 1)
+        #expect(TensorPoolLog.level(for: .bridge) == .trace && TensorPoolLog.level(for: .discovery) == .warning)
+        TensorPoolLog.setLevel(.error)
+        #expect(TensorPoolLog.level(for: .bridge) == .error)
+        TensorPoolLog.setLevel(.debug, for: .bridge)
+        #expect(TensorPoolLog.level(for: .bridge) == .debug && TensorPoolLog.level(for: .discovery) == .error)
+        let logger = TensorPoolLog.logger(.bridge)
+        #expect(logger.label == "tensorpool.bridge" && logger.logLevel == .debug)
+        #expect(TensorPoolLog.Category.rateLimiter.environmentVariable == "TP_LOG_LEVEL_RATE_LIMITER")
     }
 }
