@@ -662,18 +662,18 @@ public final class Consumer {
     func sendQos() {
         let counters = mapping.counters
         if let last = mapping.reader?.lastSequence { lastSeqSeen = last }
-        guard let encoder = try? WireSchema.QosConsumerEncoder.wrapAndApplyHeader(helloScratch) else { return }
-        encoder.streamId = grant.streamId
-        encoder.consumerId = consumerId
-        encoder.epoch = mapping.reader?.epoch ?? highestEpoch
-        encoder.lastSeqSeen = lastSeqSeen
-        encoder.dropsGap = counters.dropsGap
-        encoder.dropsLate = counters.dropsLate
-        encoder.mode = configuration?.mode ?? options.mode
-        let length = MessageHeader.encodedLength + encoder.encodedLength
-        if offerRetrying(client.qosPublication, UnsafeRawBufferPointer(rebasing: helloScratch[0..<length])).isSuccess {
-            qosSent &+= 1
+        let sent = offerEncoded(client.qosPublication, helloScratch) { bytes in
+            let encoder = try WireSchema.QosConsumerEncoder.wrapAndApplyHeader(bytes)
+            encoder.streamId = grant.streamId
+            encoder.consumerId = consumerId
+            encoder.epoch = mapping.reader?.epoch ?? highestEpoch
+            encoder.lastSeqSeen = lastSeqSeen
+            encoder.dropsGap = counters.dropsGap
+            encoder.dropsLate = counters.dropsLate
+            encoder.mode = configuration?.mode ?? options.mode
+            return MessageHeader.encodedLength + encoder.encodedLength
         }
+        if sent { qosSent &+= 1 }
     }
 
     /// Sends `ConsumerHello` on the shared control stream: capabilities, mode and rate, progress hints, and the
@@ -684,8 +684,8 @@ public final class Consumer {
         lastHelloNs = UInt64(MonotonicClock.now())
         let descriptor = withdrawing ? nil : options.descriptorStream
         let controlEndpoint = withdrawing ? nil : options.controlStream
-        let sent: Bool = { (bytes: UnsafeMutableRawBufferPointer) in
-            guard var encoder = try? WireSchema.ConsumerHelloEncoder.wrapAndApplyHeader(bytes) else { return false }
+        let sent = offerEncoded(client.controlPublication, helloScratch) { bytes in
+            var encoder = try WireSchema.ConsumerHelloEncoder.wrapAndApplyHeader(bytes)
             encoder.streamId = grant.streamId
             encoder.consumerId = consumerId
             encoder.supportsShm = .true
@@ -698,13 +698,10 @@ public final class Consumer {
             encoder.progressMajorDeltaUnits = options.progressMajorDeltaUnits
             encoder.descriptorStreamId = descriptor?.streamId ?? 0
             encoder.controlStreamId = controlEndpoint?.streamId ?? 0
-            guard (try? encoder.descriptorChannel(descriptor?.channel ?? "")) != nil,
-                (try? encoder.controlChannel(controlEndpoint?.channel ?? "")) != nil
-            else { return false }
-            let length = MessageHeader.encodedLength + encoder.encodedLength
-            return offerRetrying(client.controlPublication, UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
-                .isSuccess
-        }(helloScratch)
+            try encoder.descriptorChannel(descriptor?.channel ?? "")
+            try encoder.controlChannel(controlEndpoint?.channel ?? "")
+            return MessageHeader.encodedLength + encoder.encodedLength
+        }
         if sent { hellosSent &+= 1 }
         return sent
     }

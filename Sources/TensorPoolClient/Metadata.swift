@@ -132,8 +132,8 @@ public final class MetadataPublisher {
         let items = attributes.values.sorted { $0.key < $1.key }
         let size = 64 + items.reduce(0) { $0 + 12 + $1.key.utf8.count + $1.format.utf8.count + $1.value.count }
         if buffer.count < size { buffer = [UInt8](repeating: 0, count: size) }
-        let sent: Bool = buffer.withUnsafeMutableBytes { bytes in
-            do {
+        let sent = buffer.withUnsafeMutableBytes { bytes in
+            offerEncoded(publication, bytes) { bytes in
                 var encoder = try WireSchema.DataSourceMetaEncoder.wrapAndApplyHeader(bytes)
                 encoder.streamId = streamId
                 encoder.metaVersion = metaVersion
@@ -143,10 +143,7 @@ public final class MetadataPublisher {
                     try entry.format(items[index].format)
                     try items[index].value.withUnsafeBytes { value in try entry.value(value) }
                 }
-                let length = MessageHeader.encodedLength + encoder.encodedLength
-                return offerRetrying(publication, UnsafeRawBufferPointer(rebasing: bytes[0..<length])).isSuccess
-            } catch {
-                return false
+                return MessageHeader.encodedLength + encoder.encodedLength
             }
         }
         if sent { metaSent &+= 1 }
@@ -156,8 +153,8 @@ public final class MetadataPublisher {
     func sendAnnounce() {
         let size = 64 + name.utf8.count + summary.utf8.count
         if buffer.count < size { buffer = [UInt8](repeating: 0, count: size) }
-        let sent: Bool = buffer.withUnsafeMutableBytes { bytes in
-            do {
+        let sent = buffer.withUnsafeMutableBytes { bytes in
+            offerEncoded(publication, bytes) { bytes in
                 var encoder = try WireSchema.DataSourceAnnounceEncoder.wrapAndApplyHeader(bytes)
                 encoder.streamId = streamId
                 encoder.producerId = producerId
@@ -165,10 +162,7 @@ public final class MetadataPublisher {
                 encoder.metaVersion = metaVersion
                 try encoder.name(name)
                 try encoder.summary(summary)
-                let length = MessageHeader.encodedLength + encoder.encodedLength
-                return offerRetrying(publication, UnsafeRawBufferPointer(rebasing: bytes[0..<length])).isSuccess
-            } catch {
-                return false
+                return MessageHeader.encodedLength + encoder.encodedLength
             }
         }
         if sent { announcesSent &+= 1 }

@@ -371,17 +371,16 @@ public final class Producer {
 
     /// Sends `QosProducer`: the stream, this producer's id (its client id), the epoch and the latest sequence.
     func sendQos() {
-        guard let encoder = try? WireSchema.QosProducerEncoder.wrapAndApplyHeader(progressScratch) else { return }
-        encoder.streamId = grant.streamId
-        encoder.producerId = grant.clientId
-        encoder.epoch = grant.epoch
-        encoder.currentSeq = nextSeq == 0 ? 0 : nextSeq - 1
-        encoder.watermark = nil
-        let length = MessageHeader.encodedLength + encoder.encodedLength
-        if offerRetrying(client.qosPublication, UnsafeRawBufferPointer(rebasing: progressScratch[0..<length])).isSuccess
-        {
-            qosSent &+= 1
+        let sent = offerEncoded(client.qosPublication, progressScratch) { bytes in
+            let encoder = try WireSchema.QosProducerEncoder.wrapAndApplyHeader(bytes)
+            encoder.streamId = grant.streamId
+            encoder.producerId = grant.clientId
+            encoder.epoch = grant.epoch
+            encoder.currentSeq = nextSeq == 0 ? 0 : nextSeq - 1
+            encoder.watermark = nil
+            return MessageHeader.encodedLength + encoder.encodedLength
         }
+        if sent { qosSent &+= 1 }
     }
 
     struct ControlHandler: FragmentHandling {
@@ -541,15 +540,13 @@ public final class Producer {
             repeating: 0,
             count: 64 + (link.descriptor?.endpoint.channel.utf8.count ?? 0)
                 + (link.control?.endpoint.channel.utf8.count ?? 0))
-        let sent: Bool = buffer.withUnsafeMutableBytes { bytes in
-            guard
-                let length = try? WireControl.encodeConsumerConfig(
+        let sent = buffer.withUnsafeMutableBytes { bytes in
+            offerEncoded(client.controlPublication, bytes) { bytes in
+                try WireControl.encodeConsumerConfig(
                     into: bytes, streamId: grant.streamId, consumerId: link.consumerId, useShm: true,
                     mode: link.grantedMode, fallbackURI: "", descriptor: link.descriptor?.endpoint,
                     control: link.control?.endpoint)
-            else { return false }
-            return offerRetrying(client.controlPublication, UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
-                .isSuccess
+            }
         }
         if sent { configsSent &+= 1 }
     }

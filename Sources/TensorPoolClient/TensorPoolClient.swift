@@ -258,6 +258,16 @@ public final class TensorPoolClient: Agent {
     func forget(_ consumer: Consumer) { consumers[ObjectIdentifier(consumer)] = nil }
 }
 
+/// Encodes one message at the start of `buffer` (`encode` returns its length, message header included) and offers it
+/// with ``offerRetrying(_:_:)``. False when it could not be encoded or was not appended.
+func offerEncoded(
+    _ publication: Publication, _ buffer: UnsafeMutableRawBufferPointer,
+    _ encode: (UnsafeMutableRawBufferPointer) throws -> Int
+) -> Bool {
+    guard let length = try? encode(buffer) else { return false }
+    return offerRetrying(publication, UnsafeRawBufferPointer(rebasing: buffer[0..<length])).isSuccess
+}
+
 /// Offers `message` on `publication`, retrying back pressure a bounded number of times, and an admin action (the
 /// term rotation Aeron reports at the end of every term, without appending the message) always.
 func offerRetrying(_ publication: Publication, _ message: UnsafeRawBufferPointer) -> OfferResult {

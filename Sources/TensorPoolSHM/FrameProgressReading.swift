@@ -101,26 +101,13 @@ extension FrameReader {
         let blockLength = Int(SBEBuffer.load(slot, embedded, as: UInt16.self))
         let templateId = SBEBuffer.load(slot, embedded + 2, as: UInt16.self)
         let schemaId = SBEBuffer.load(slot, embedded + 4, as: UInt16.self)
-        let tensor = TensorDescriptor(
-            unvalidated: WireSchema.Dtype(rawValue: SBEBuffer.load(slot, embedded + 8, as: Int16.self)),
-            majorOrder: WireSchema.MajorOrder(rawValue: SBEBuffer.load(slot, embedded + 10, as: Int16.self)),
-            ndims: Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self)),
-            dims: Self.loadDimensions(
-                slot + embedded + 8 + 11, count: Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self))),
-            strides: Self.loadDimensions(
-                slot + embedded + 8 + 43, count: Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self))),
-            progressUnit: WireSchema.ProgressUnit(rawValue: SBEBuffer.load(slot, embedded + 14, as: UInt8.self)),
-            progressStrideBytes: SBEBuffer.load(slot, embedded + 15, as: UInt32.self))
+        let tensor = Self.loadTensor(slot)
         guard SeqCommit.sequence(word.readEnd()) == seq else { return .ignored(.changedDuringRead) }
         guard headerBytesLength == ShmLayout.embeddedHeaderLength,
             blockLength == WireSchema.TensorHeaderDecoder.blockLength,
             templateId == WireSchema.TensorHeaderDecoder.templateId, schemaId == WireSchema.id
         else { return .ignored(.embeddedHeader) }
-        var pool = -1
-        for candidate in 0..<poolCount where poolIds[candidate] == poolId {
-            pool = candidate
-            break
-        }
+        let pool = poolIndex(of: poolId)
         guard pool >= 0, payloadSlot == index, valuesLength <= strides[pool] else { return .ignored(.slotHeader) }
         guard let resolved = try? tensor.resolvedStrides() else { return .ignored(.tensorHeader) }
         guard bytesFilled <= UInt64(valuesLength) else { return .ignored(.exceedsValues) }

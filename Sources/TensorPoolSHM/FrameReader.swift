@@ -340,24 +340,10 @@ public final class FrameReader {
         let templateId = SBEBuffer.load(slot, embedded + 2, as: UInt16.self)
         let schemaId = SBEBuffer.load(slot, embedded + 4, as: UInt16.self)
         let version = SBEBuffer.load(slot, embedded + 6, as: UInt16.self)
-        // Only the first `ndims` dims and strides are read (entries beyond are ignored, §8.2): for up to three
-        // dimensions the reader touches two of the slot's four cache lines.
-        let ndims = Int(SBEBuffer.load(slot, embedded + 12, as: UInt8.self))
-        let tensor = TensorDescriptor(
-            unvalidated: WireSchema.Dtype(rawValue: SBEBuffer.load(slot, embedded + 8, as: Int16.self)),
-            majorOrder: WireSchema.MajorOrder(rawValue: SBEBuffer.load(slot, embedded + 10, as: Int16.self)),
-            ndims: ndims,
-            dims: Self.loadDimensions(slot + embedded + 8 + 11, count: ndims),
-            strides: Self.loadDimensions(slot + embedded + 8 + 43, count: ndims),
-            progressUnit: WireSchema.ProgressUnit(rawValue: SBEBuffer.load(slot, embedded + 14, as: UInt8.self)),
-            progressStrideBytes: SBEBuffer.load(slot, embedded + 15, as: UInt32.self))
+        let tensor = Self.loadTensor(slot)
 
         // Bounds the payload with the (possibly torn) values before touching it; decide late vs invalid afterwards.
-        var pool = -1
-        for candidate in 0..<poolCount where poolIds[candidate] == poolId {
-            pool = candidate
-            break
-        }
+        let pool = poolIndex(of: poolId)
         let slotValid =
             pool >= 0 && payloadOffset == 0 && payloadSlot == index && valuesLength <= strides[max(pool, 0)]
         var payload = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -399,6 +385,29 @@ public final class FrameReader {
             seq: seq, headerIndex: index, poolId: poolId, tensor: tensor, timestampNs: timestampNs,
             metaVersion: metaVersion, payload: payload, commitWord: second)
         return nil
+    }
+
+    /// The embedded `TensorHeader` of a slot, unvalidated. Only the first `ndims` dims and strides are read (entries
+    /// beyond are ignored, §8.2): for up to three dimensions the reader touches two of the slot's four cache lines.
+    @inlinable
+    static func loadTensor(_ slot: UnsafeRawPointer) -> TensorDescriptor {
+        let block = ShmLayout.embeddedHeaderOffset + 8
+        let ndims = Int(SBEBuffer.load(slot, block + 4, as: UInt8.self))
+        return TensorDescriptor(
+            unvalidated: WireSchema.Dtype(rawValue: SBEBuffer.load(slot, block, as: Int16.self)),
+            majorOrder: WireSchema.MajorOrder(rawValue: SBEBuffer.load(slot, block + 2, as: Int16.self)),
+            ndims: ndims,
+            dims: loadDimensions(slot + block + 11, count: ndims),
+            strides: loadDimensions(slot + block + 43, count: ndims),
+            progressUnit: WireSchema.ProgressUnit(rawValue: SBEBuffer.load(slot, block + 6, as: UInt8.self)),
+            progressStrideBytes: SBEBuffer.load(slot, block + 7, as: UInt32.self))
+    }
+
+    /// The index of the mapped pool `poolId`, or -1.
+    @inlinable
+    func poolIndex(of poolId: UInt16) -> Int {
+        for candidate in 0..<poolCount where poolIds[candidate] == poolId { return candidate }
+        return -1
     }
 
     @inlinable
