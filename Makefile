@@ -48,6 +48,7 @@ build-release: aeron
 	$(SWIFT) build -c release --product tp-shm
 	$(SWIFT) build -c release --product tp-driver
 	$(SWIFT) build -c release --product tp-client
+	$(SWIFT) build -c release --product tp-supervisor
 
 # Regenerate the codecs of every schema into $(1) and those of the test-only schema into $(2).
 define generate_into

@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "TensorPoolDriver", targets: ["TensorPoolDriver"]),
         .library(name: "DriverClient", targets: ["DriverClient"]),
         .library(name: "TensorPoolClient", targets: ["TensorPoolClient"]),
+        .library(name: "TensorPoolSupervisor", targets: ["TensorPoolSupervisor"]),
         .library(name: "Compliance", targets: ["Compliance"]),
         .library(name: "ConformanceSupport", targets: ["ConformanceSupport"]),
         .executable(name: "tp-aeron", targets: ["AeronTool"]),
@@ -34,6 +35,7 @@ let package = Package(
         .executable(name: "tp-shm", targets: ["ShmTool"]),
         .executable(name: "tp-driver", targets: ["DriverTool"]),
         .executable(name: "tp-client", targets: ["ClientTool"]),
+        .executable(name: "tp-supervisor", targets: ["SupervisorTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -117,6 +119,15 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The supervisor role: watches announces, hellos, QoS and metadata, tracks liveness, steers consumers.
+        .target(
+            name: "TensorPoolSupervisor",
+            dependencies: [
+                "Aeron", "Agents", "SBE", "TensorPoolWire", "TensorPoolClient", "TensorPoolLogging",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The SHM driver role: leases, epochs, provisioning, announces, stream-id ranges, epoch GC, shutdown.
         .target(
             name: "TensorPoolDriver",
@@ -141,6 +152,15 @@ let package = Package(
             name: "ClientTool",
             dependencies: [
                 "TensorPoolClient", "TensorPoolSHM", "TensorPoolWire", "Aeron", "Agents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // `tp-supervisor`: prints what a supervisor sees and can force consumers into RATE_LIMITED (demo, system tests).
+        .executableTarget(
+            name: "SupervisorTool",
+            dependencies: [
+                "TensorPoolSupervisor", "TensorPoolClient", "TensorPoolWire", "Aeron", "Agents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -237,6 +257,13 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "TensorPoolSupervisorTests",
+            dependencies: [
+                "TensorPoolSupervisor", "TensorPoolClient", "TensorPoolWire", "SBE", "Aeron", "Agents", "TestProcesses",
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "ComplianceTests",
             dependencies: ["Compliance", "ComplianceTool"],
             swiftSettings: strictSwift
@@ -247,7 +274,7 @@ let package = Package(
             dependencies: [
                 "ConformanceSupport", "SBE", "TensorPoolWire", "TensorPoolSHM", "ShmTool", "TestProcesses",
                 "TensorPoolDriver", "DriverClient", "DriverConfig", "DriverTool", "Aeron", "Agents", "TensorPoolClient",
-                "ClientTool",
+                "ClientTool", "TensorPoolSupervisor", "SupervisorTool",
             ],
             path: "Conformance",
             exclude: ["uncovered.txt"],

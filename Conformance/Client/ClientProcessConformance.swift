@@ -77,7 +77,42 @@ struct ClientProcessConformance {
         #expect(published > 500)
         #expect(checked >= 20 && checked <= 50, "20 Hz for about 2 s: \(checked) of \(published)")
         #expect(consumer.output.contains("per-consumer descriptor stream aeron:ipc?term-length=4m#\(perConsumer)"))
-        #expect(consumer.output.contains("granted RATE_LIMITED"), "\(consumer.output)")
+        #expect(consumer.output.contains("configured RATE_LIMITED"), "\(consumer.output)")
+    }
+
+    @Test(
+        "a tp-supervisor process sees a producer process and a consumer process and forces the consumer into RATE_LIMITED",
+        .verifies("WIRE-10.5-001", "WIRE-10.5-002"))
+    func supervisorAcrossProcesses() throws {
+        let driver = try DriverProcess()
+        try driver.start()
+        let supervisorTool = try #require(
+            BuiltExecutable.named("tp-supervisor", environment: "TP_SUPERVISOR_TOOL"), "tp-supervisor not built")
+        let supervisor = try Child(
+            supervisorTool,
+            [
+                "run", "--aeron-dir", driver.aeronDirectory, "--control-stream-id", "\(driver.controlStream)",
+                "--announce-stream-id", "\(driver.announceStream)", "--seconds", "5", "--rate-limit-after", "2",
+                "--require",
+            ])
+        let descriptorStream = TestMediaDriver.uniqueStreamId()
+        let consumer = try Child(
+            try Self.tool, ["consume"] + arguments(driver, descriptorStream: descriptorStream, seconds: 5))
+        #expect(waitFor(timeout: .seconds(20)) { consumer.output.contains("consumer attached") }, "\(consumer.output)")
+        let producer = try Child(
+            try Self.tool,
+            ["produce", "--rows", "4", "--columns", "256", "--rate", "500"]
+                + arguments(driver, descriptorStream: descriptorStream, seconds: 3))
+        #expect(producer.wait(timeout: .seconds(30)) == 0, "producer: \(producer.output)")
+        #expect(consumer.wait(timeout: .seconds(30)) == 0, "consumer: \(consumer.output)")
+        #expect(supervisor.wait(timeout: .seconds(30)) == 0, "supervisor: \(supervisor.output)")
+        #expect(supervisor.output.contains("1 producers and 1 consumers seen"), "\(supervisor.output)")
+        #expect(supervisor.output.contains("is RATE_LIMITED"), "\(supervisor.output)")
+        #expect(consumer.output.contains("mode RATE_LIMITED at 30 Hz"), "\(consumer.output)")
+        #expect(consumer.output.contains("configured RATE_LIMITED"), "\(consumer.output)")
+        // Frames the consumer's gate dropped once it was RATE_LIMITED ("… rate-limited N, …" in its last line).
+        let limited = Int((consumer.output.components(separatedBy: "rate-limited ").last ?? "").prefix { $0.isNumber })
+        #expect((limited ?? 0) > 0, "\(consumer.output)")
     }
 
     @Test(

@@ -23,11 +23,13 @@ final class ControlScene {
     let producer: Producer
 
     init(
-        consumer consumerOptions: ConsumerOptions = ConsumerOptions(), producer producerOptions: ProducerOptions? = nil
+        consumer consumerOptions: ConsumerOptions = ConsumerOptions(), producer producerOptions: ProducerOptions? = nil,
+        configure: (ClientPair) -> Void = { _ in }
     )
         throws
     {
         pair = try ClientPair()
+        configure(pair)
         consumerSide = try pair.client()
         producerSide = try pair.client()
         raw = try TestMediaDriver.client()

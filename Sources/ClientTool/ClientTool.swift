@@ -238,10 +238,11 @@ struct Consume: ParsableCommand {
                 let frames = Double(checker.frames - last.frames) / (t - lastReport)
                 let mib = Double(checker.bytes - last.bytes) / (t - lastReport) / 1_048_576
                 let counters = consumer.counters
+                let gate = consumer.gateRateHz > 0 ? " at \(consumer.gateRateHz) Hz" : ""
                 print(
                     String(
                         format: "consumer: %.0f fps, %.1f MiB/s, drops gap %llu late %llu, corrupt %llu", frames, mib,
-                        counters.dropsGap, counters.dropsLate, checker.corrupt))
+                        counters.dropsGap, counters.dropsLate, checker.corrupt) + ", mode \(consumer.mode)\(gate)")
                 fflush(nil)
                 lastReport = t
                 last = checker
@@ -250,7 +251,7 @@ struct Consume: ParsableCommand {
         let counters = consumer.counters
         let route =
             consumer.descriptorStream.map { "per-consumer descriptor stream \($0)" } ?? "shared descriptor stream"
-        let mode = consumer.configuration.map { "granted \($0.mode)" } ?? "no configuration"
+        let mode = consumer.configuration.map { "configured \($0.mode)" } ?? "no configuration"
         print(
             "consumer done: \(checker.frames) frames checked, \(checker.corrupt) corrupt, drops gap \(counters.dropsGap) late \(counters.dropsLate), remaps \(consumer.remaps), rate-limited \(consumer.rateLimited), \(route), \(mode)"
         )

@@ -18,15 +18,21 @@ public enum TensorPoolCounterType {
     public static let dropsInvalid: Int32 = 1_113
     /// Consumer: remaps to a new epoch.
     public static let remaps: Int32 = 1_114
+    /// Supervisor: `ConsumerConfig` messages sent (key: stream 0, lease 0, the supervisor's control session id).
+    public static let supervisorConfigsSent: Int32 = 1_120
+    /// Supervisor: producers live.
+    public static let supervisorProducers: Int32 = 1_121
+    /// Supervisor: consumers live.
+    public static let supervisorConsumers: Int32 = 1_122
 }
 
 /// A set of Aeron counters mirroring a handle's statistics, refreshed from the client's duty cycle. The counters
 /// are added asynchronously, so creating them never stalls the duty cycle (and with it the lease keepalives).
-final class CounterSet {
+package final class CounterSet {
     var pending: [PendingResource<Counter>?]
     var counters: [Counter?]
 
-    init(
+    package init(
         aeron: AeronClient, streamId: UInt32, leaseId: UInt64, clientId: UInt32, role: String, types: [(Int32, String)]
     ) {
         var key = [UInt8]()
@@ -35,14 +41,15 @@ final class CounterSet {
         withUnsafeBytes(of: clientId.littleEndian) { key.append(contentsOf: $0) }
         pending = types.map { type, name in
             try? aeron.asyncAddCounter(
-                typeId: type, key: key, label: "tp \(role) \(name): stream=\(streamId) lease=\(leaseId)")
+                typeId: type, key: key,
+                label: streamId == 0 ? "tp \(role) \(name)" : "tp \(role) \(name): stream=\(streamId) lease=\(leaseId)")
         }
         counters = Array(repeating: nil, count: types.count)
         pendingCount = pending.count { $0 != nil }
     }
 
     /// Sets counter `index` to `value` (nothing while the counter is still being added). Allocates nothing.
-    func set(_ index: Int, _ value: UInt64) {
+    package func set(_ index: Int, _ value: UInt64) {
         if pendingCount > 0 { resolve() }
         counters[index]?.set(Int64(truncatingIfNeeded: value))
     }
@@ -68,7 +75,7 @@ final class CounterSet {
         pendingCount = remaining
     }
 
-    func close() {
+    package func close() {
         for request in pending { request?.cancel() }
         for counter in counters { counter?.close() }
     }

@@ -87,11 +87,23 @@ public final class Consumer {
     /// the shared descriptor stream, frames closer together than `1/maxRateHz` are dropped locally (§11), gated on the
     /// descriptor's timestamp when present, else the slot's capture timestamp, else the local monotonic clock; on a
     /// per-consumer descriptor stream the producer applies the cap. Changes go out with the next hello.
-    @exclusivity(unchecked) public var maxRateHz: UInt32
+    @exclusivity(unchecked) public var maxRateHz: UInt32 {
+        didSet { gateRateHz = Self.gateRate(maxRateHz: maxRateHz, configuration: configuration, options: options) }
+    }
     /// Frames dropped by the local rate cap.
     public private(set) var rateLimited: UInt64 = 0
-    /// The last `ConsumerConfig` addressed to this consumer.
-    public private(set) var configuration: ConsumerConfiguration?
+    /// The last `ConsumerConfig` addressed to this consumer, from the producer or a supervisor.
+    public private(set) var configuration: ConsumerConfiguration? {
+        didSet { gateRateHz = Self.gateRate(maxRateHz: maxRateHz, configuration: configuration, options: options) }
+    }
+    /// The rate cap in force, in frames per second (0 = none): ``maxRateHz`` when set; otherwise, while a
+    /// `ConsumerConfig` holds the consumer in `RATE_LIMITED` (a supervisor forcing it, §10.1.3), the options'
+    /// ``ConsumerOptions/rateLimitedDefaultHz``. Read per frame.
+    @exclusivity(unchecked) public private(set) var gateRateHz: UInt32 = 0
+    /// The mode in effect: the one the last `ConsumerConfig` gave, else the one asked for.
+    public var mode: WireSchema.Mode { configuration?.mode ?? options.mode }
+    /// Times a `ConsumerConfig` changed the mode in effect.
+    public private(set) var modeChanges: UInt64 = 0
     /// `ConsumerConfig` messages addressed to this consumer.
     public private(set) var configsReceived: UInt64 = 0
     /// The per-consumer descriptor stream read instead of the shared one, if assigned.
@@ -166,6 +178,7 @@ public final class Consumer {
         self.options = options
         consumerId = options.consumerId != 0 ? options.consumerId : UInt32.random(in: 1...UInt32.max)
         maxRateHz = options.maxRateHz
+        gateRateHz = options.maxRateHz
         highestEpoch = grant.epoch
         lastAnnounce = grant.regions
         self.joinTimeNs = joinTimeNs
@@ -338,7 +351,7 @@ public final class Consumer {
         var frame = FrameView.empty
         guard mapping.read(seq: descriptor.seq, epoch: descriptor.epoch, into: &frame) == nil else { return }
         if progressPoisoned && noteProgressDrop(seq: descriptor.seq) { return }
-        if maxRateHz == 0 || admit(descriptorTimestampNs: descriptor.timestampNs, slotTimestampNs: frame.timestampNs) {
+        if gateRateHz == 0 || admit(descriptorTimestampNs: descriptor.timestampNs, slotTimestampNs: frame.timestampNs) {
             handler.onFrame(frame, consumer: self)
         }
     }
@@ -415,17 +428,30 @@ public final class Consumer {
         if case .endpoint(let endpoint) = descriptorField { assignedDescriptor = endpoint }
         var assignedControl: StreamEndpoint?
         if case .endpoint(let endpoint) = controlField { assignedControl = endpoint }
+        let modeBefore = mode
         configuration = ConsumerConfiguration(
             useShm: decoder.useShm == .true, mode: decoder.mode, fallbackURI: fallbackText,
             descriptorStream: assignedDescriptor, controlStream: assignedControl)
+        if mode != modeBefore {
+            // Told to change mode (a supervisor forcing RATE_LIMITED, or lifting it): the hello says so at once, with
+            // the rate now in force, so a producer holding a per-consumer stream for it caps there (§11).
+            modeChanges &+= 1
+            logger.notice(
+                "mode changed by ConsumerConfig",
+                metadata: ["mode": "\(mode)", "consumer": "\(consumerId)", "rate_hz": "\(gateRateHz)"])
+            sendHello()
+        }
         let before = state
         if decoder.useShm != .true {
             if fallback == nil {
                 mapping.unmap(.requested)
                 resetProgressTracking()
             }
-            fallback = .some(fallbackText.map(FallbackURI.init))
-            logger.warning("fallback: not reading SHM", metadata: ["uri": "\(fallbackText ?? "none")"])
+            let target = fallbackText.map(FallbackURI.init)
+            if fallback != .some(target) {
+                fallback = .some(target)
+                logger.warning("fallback: not reading SHM", metadata: ["uri": "\(fallbackText ?? "none")"])
+            }
         } else if fallback != nil {
             fallback = nil
             _ = mapLastAnnounce()
@@ -537,7 +563,7 @@ public final class Consumer {
     /// the null value mean absent), else the local monotonic clock. On a per-consumer stream the producer caps.
     @usableFromInline
     func admit(descriptorTimestampNs: UInt64?, slotTimestampNs: UInt64) -> Bool {
-        guard maxRateHz > 0, descriptorStream == nil else { return true }
+        guard gateRateHz > 0, descriptorStream == nil else { return true }
         let stamp: UInt64
         if let descriptorTimestampNs {
             stamp = descriptorTimestampNs
@@ -546,7 +572,7 @@ public final class Consumer {
         } else {
             stamp = UInt64(MonotonicClock.now())
         }
-        let period = 1_000_000_000 / UInt64(maxRateHz)
+        let period = 1_000_000_000 / UInt64(gateRateHz)
         if let last = lastDeliveredNs, stamp >= last, stamp - last < period {
             rateLimited &+= 1
             return false
@@ -670,10 +696,22 @@ public final class Consumer {
             encoder.lastSeqSeen = lastSeqSeen
             encoder.dropsGap = counters.dropsGap
             encoder.dropsLate = counters.dropsLate
-            encoder.mode = configuration?.mode ?? options.mode
+            encoder.mode = mode
             return MessageHeader.encodedLength + encoder.encodedLength
         }
         if sent { qosSent &+= 1 }
+    }
+
+    /// The mode the hello asks for: `RATE_LIMITED` while a configuration holds the consumer there (so its rate is
+    /// known to the producer), else the mode of the options.
+    var helloMode: WireSchema.Mode { configuration?.mode == .rateLimited ? .rateLimited : options.mode }
+
+    /// The local gate's rate: `maxRateHz`, else the default rate while a configuration forces `RATE_LIMITED`.
+    static func gateRate(
+        maxRateHz: UInt32, configuration: ConsumerConfiguration?, options: ConsumerOptions
+    ) -> UInt32 {
+        if maxRateHz > 0 { return maxRateHz }
+        return configuration?.mode == .rateLimited ? options.rateLimitedDefaultHz : 0
     }
 
     /// Sends `ConsumerHello` on the shared control stream: capabilities, mode and rate, progress hints, and the
@@ -690,8 +728,8 @@ public final class Consumer {
             encoder.consumerId = consumerId
             encoder.supportsShm = .true
             encoder.supportsProgress = options.supportsProgress && !withdrawing ? .true : .false
-            encoder.mode = withdrawing ? .stream : options.mode
-            encoder.maxRateHz = withdrawing ? 0 : maxRateHz
+            encoder.mode = withdrawing ? .stream : helloMode
+            encoder.maxRateHz = withdrawing ? 0 : gateRateHz
             encoder.expectedLayoutVersion = grant.layoutVersion
             encoder.progressIntervalUs = options.progressIntervalUs
             encoder.progressBytesDelta = options.progressBytesDelta

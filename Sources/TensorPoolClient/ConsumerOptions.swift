@@ -10,6 +10,10 @@ public struct ConsumerOptions: Sendable {
     /// Frame rate cap (0 = none). While the consumer reads the shared descriptor stream it is applied locally, gated
     /// on the descriptor timestamp, else the slot timestamp, else the local monotonic clock (§11).
     public var maxRateHz: UInt32 = 0
+    /// The rate applied when a `ConsumerConfig` (from the producer or a supervisor) puts the consumer into
+    /// `RATE_LIMITED` while ``maxRateHz`` is 0: the configuration carries no rate of its own (§10.1.3). Default 30
+    /// frames per second, a display's pace.
+    public var rateLimitedDefaultHz: UInt32 = 30
     /// Whether the consumer reads `FrameProgress` hints (delivered to ``FrameHandling/onProgress(_:state:consumer:)``).
     public var supportsProgress = false
     /// Least time between progress reports wanted, in µs (nil: the producer's default).
@@ -38,6 +42,9 @@ public struct ConsumerOptions: Sendable {
             guard !endpoint.channel.isEmpty, endpoint.streamId != 0, endpoint.streamId != UInt32.max else {
                 throw .invalidOptions("a per-consumer \(name) stream needs a channel and a non-zero stream id")
             }
+        }
+        guard rateLimitedDefaultHz > 0 else {
+            throw .invalidOptions("rateLimitedDefaultHz must be positive: a forced RATE_LIMITED needs a rate")
         }
         guard mode == .stream || mode == .rateLimited else {
             throw .invalidOptions("unknown mode \(mode.rawValue)")

@@ -3,7 +3,7 @@ import Agents
 import CCRC32C
 import Logging
 import SBE
-public import TensorPoolWire
+import TensorPoolWire
 
 /// CRC32C (Castagnoli) of `bytes`, with the SSE4.2 instruction where the CPU has it (wire spec §15.9).
 public enum CRC32C {

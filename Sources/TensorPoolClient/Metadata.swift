@@ -4,7 +4,7 @@ import Logging
 import SBE
 import TensorPoolLogging
 public import TensorPoolSHM
-public import TensorPoolWire
+import TensorPoolWire
 
 /// One metadata item: a key, the format of its value (a media type such as `text/plain` or `application/json`, or
 /// `sbe:<schemaId>.<templateId>`), and the value's bytes (wire spec §10.3.2).

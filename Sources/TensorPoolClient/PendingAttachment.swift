@@ -1,6 +1,6 @@
-public import Aeron
+import Aeron
 public import Agents
-public import DriverClient
+import DriverClient
 import Glibc
 
 /// The Aeron publications and subscriptions a handle needs, added asynchronously.

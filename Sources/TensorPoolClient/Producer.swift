@@ -69,6 +69,8 @@ public final class Producer {
     public private(set) var progressSent: UInt64 = 0
     /// `FrameProgress` messages that could not be appended.
     public private(set) var progressNotSent: UInt64 = 0
+    /// `ConsumerConfig` messages from other sessions (supervisors) for this stream.
+    public private(set) var directivesReceived: UInt64 = 0
     /// Claims given back with ``abort(_:)``.
     public private(set) var claimsAborted: UInt64 = 0
     /// Whether some live consumer supports progress (progress is sent only then, §10.2.2-023).
@@ -89,6 +91,8 @@ public final class Producer {
     let progressScratch: UnsafeMutableRawBufferPointer
     let counterSet: CounterSet
     var links: [UInt32: ConsumerLink] = [:]
+    /// Supervisors' directives by consumer id, with the time last received.
+    var directives: [UInt32: (directive: ConsumerDirective, receivedNs: UInt64)] = [:]
     /// Consumers with a per-consumer descriptor publication (iterated per frame).
     @exclusivity(unchecked) var descriptorLinks: [ConsumerLink] = []
     /// Progress consumers with a per-consumer control publication.
@@ -165,7 +169,13 @@ public final class Producer {
     /// The sequence the next frame gets.
     public var sequence: UInt64 { nextSeq }
     /// The consumers this producer currently knows (from their hellos), by consumer id.
-    public var consumers: [UInt32: ConsumerSnapshot] { links.mapValues { $0.snapshot } }
+    public var consumers: [UInt32: ConsumerSnapshot] {
+        links.mapValues { link in
+            var snapshot = link.snapshot
+            snapshot.directive = directives[link.consumerId]?.directive
+            return snapshot
+        }
+    }
 
     // MARK: Publishing
 
@@ -386,12 +396,58 @@ public final class Producer {
     struct ControlHandler: FragmentHandling {
         unowned let producer: Producer
         mutating func onFragment(_ buffer: UnsafeRawBufferPointer, _ header: FragmentHeader) {
-            guard WireControl.wireTemplate(buffer) == WireSchema.ConsumerHelloDecoder.templateId,
-                let hello = try? WireSchema.ConsumerHelloDecoder(decodingHeaderOf: buffer),
-                hello.streamId == producer.grant.streamId
-            else { return }
-            producer.onHello(hello, now: UInt64(MonotonicClock.now()))
+            switch WireControl.wireTemplate(buffer) {
+            case WireSchema.ConsumerHelloDecoder.templateId:
+                guard let hello = try? WireSchema.ConsumerHelloDecoder(decodingHeaderOf: buffer),
+                    hello.streamId == producer.grant.streamId
+                else { return }
+                producer.onHello(hello, now: UInt64(MonotonicClock.now()))
+            case WireSchema.ConsumerConfigDecoder.templateId:
+                // The producer's own configurations come back on the shared control stream: only another session's
+                // (a supervisor's) are directives.
+                guard header.sessionId != producer.client.controlPublication.sessionId,
+                    let config = try? WireSchema.ConsumerConfigDecoder(decodingHeaderOf: buffer),
+                    config.streamId == producer.grant.streamId
+                else { return }
+                producer.onDirective(config, now: UInt64(MonotonicClock.now()))
+            default:
+                return
+            }
         }
+    }
+
+    /// A `ConsumerConfig` from a supervisor (wire spec §10.1.3, §10.5-002): its `use_shm`, mode and fallback become
+    /// the consumer's, and the producer's own answers repeat them from now on, so that they never undo the
+    /// supervisor's decision. A forced `RATE_LIMITED` is applied like a granted one: the consumer's per-consumer
+    /// descriptor stream, if it has one, is capped at the rate its next hello gives; without one the consumer gates
+    /// locally. Per-consumer streams stay the producer's to grant.
+    func onDirective(_ config: WireSchema.ConsumerConfigDecoder, now: UInt64) {
+        directivesReceived &+= 1
+        let directive = ConsumerDirective(
+            useShm: config.useShm == .true, mode: config.mode == .rateLimited ? .rateLimited : .stream,
+            fallbackURI: config.payloadFallbackUri.count > 0 ? config.payloadFallbackUriString : nil)
+        let id = config.consumerId
+        guard directives[id]?.directive != directive else {
+            directives[id]?.receivedNs = now
+            return
+        }
+        directives[id] = (directive, now)
+        logger.info(
+            "supervisor directive",
+            metadata: ["consumer": "\(id)", "mode": "\(directive.mode)", "shm": "\(directive.useShm)"])
+        guard let link = links[id] else { return }  // applied when the consumer says hello
+        link.lastSeenNs = now
+        let mode = grantedMode(for: link, requested: link.requestedMode)
+        if mode != link.grantedMode { link.grantedMode = mode }
+        // Answer at once when this consumer has had an answer: it may have crossed the supervisor's message.
+        if link.configsSent > 0 { sendConfig(to: link) }
+    }
+
+    /// The mode granted to `link`: a supervisor's directive decides; otherwise `RATE_LIMITED` is granted only through
+    /// a per-consumer descriptor stream (§11) and declined, leaving the consumer in STREAM, otherwise.
+    func grantedMode(for link: ConsumerLink, requested: WireSchema.Mode) -> WireSchema.Mode {
+        if let directive = directives[link.consumerId]?.directive { return directive.mode }
+        return requested == .rateLimited && options.grantRateLimited && link.descriptor != nil ? .rateLimited : .stream
     }
 
     /// A consumer introduced itself (§10.1.2): remember it and its progress hints, grant or decline the per-consumer
@@ -425,9 +481,9 @@ public final class Producer {
         // RATE_LIMITED is granted only through a per-consumer descriptor stream, capped at max_rate_hz (§11);
         // otherwise it is declined and the consumer stays in STREAM on the shared stream. A per-consumer stream is
         // capped at a non-zero max_rate_hz in either mode (§5-006); the shared stream never is (§5-007).
-        let mode: WireSchema.Mode =
-            hello.mode == .rateLimited && options.grantRateLimited && link.descriptor != nil ? .rateLimited : .stream
-        if hello.mode == .rateLimited { asked = true }
+        // A supervisor's directive overrides the producer's own decision (§10.5-002).
+        let mode = grantedMode(for: link, requested: hello.mode)
+        if hello.mode == .rateLimited || directives[id] != nil { asked = true }
         if mode != link.grantedMode {
             link.grantedMode = mode
             changed = true
@@ -536,19 +592,24 @@ public final class Producer {
     }
 
     func sendConfig(to link: ConsumerLink) {
+        let directive = directives[link.consumerId]?.directive
         var buffer = [UInt8](
             repeating: 0,
             count: 64 + (link.descriptor?.endpoint.channel.utf8.count ?? 0)
-                + (link.control?.endpoint.channel.utf8.count ?? 0))
+                + (link.control?.endpoint.channel.utf8.count ?? 0) + (directive?.fallbackURI?.utf8.count ?? 0))
         let sent = buffer.withUnsafeMutableBytes { bytes in
             offerEncoded(client.controlPublication, bytes) { bytes in
                 try WireControl.encodeConsumerConfig(
-                    into: bytes, streamId: grant.streamId, consumerId: link.consumerId, useShm: true,
-                    mode: link.grantedMode, fallbackURI: "", descriptor: link.descriptor?.endpoint,
-                    control: link.control?.endpoint)
+                    into: bytes, streamId: grant.streamId, consumerId: link.consumerId,
+                    useShm: directive?.useShm ?? true,
+                    mode: link.grantedMode, fallbackURI: directive?.fallbackURI ?? "",
+                    descriptor: link.descriptor?.endpoint, control: link.control?.endpoint)
             }
         }
-        if sent { configsSent &+= 1 }
+        if sent {
+            configsSent &+= 1
+            link.configsSent &+= 1
+        }
     }
 
     /// Drops consumers heard from by neither hello nor QoS for the stale period, closing their per-consumer
@@ -561,7 +622,13 @@ public final class Producer {
             logger.info("consumer stale: per-consumer streams closed", metadata: ["consumer": "\(id)"])
             link.close()
             links[id] = nil
+            directives[id] = nil
             expired += 1
+        }
+        // Directives for consumers never heard from lapse like consumers do.
+        for (id, entry) in directives
+        where links[id] == nil && now > entry.receivedNs && now - entry.receivedNs > staleAfter {
+            directives[id] = nil
         }
         if expired > 0 {
             consumersExpired &+= UInt64(expired)
@@ -694,6 +761,8 @@ public struct ConsumerSnapshot: Hashable, Sendable {
     public var descriptorsSent: UInt64
     /// Whether its per-consumer descriptor publication is added and has a subscriber.
     public var descriptorStreamConnected: Bool
+    /// A supervisor's directive for it, which the producer's answers repeat.
+    public var directive: ConsumerDirective?
 }
 
 /// A consumer known to a producer.
@@ -713,6 +782,8 @@ final class ConsumerLink {
     var periodNs: UInt64 = 0
     var lastDescriptorNs: UInt64 = 0
     var descriptorsSent: UInt64 = 0
+    /// `ConsumerConfig` messages sent to this consumer.
+    var configsSent: UInt64 = 0
 
     init(consumerId: UInt32, now: UInt64) {
         self.consumerId = consumerId

@@ -260,7 +260,7 @@ public final class TensorPoolClient: Agent {
 
 /// Encodes one message at the start of `buffer` (`encode` returns its length, message header included) and offers it
 /// with ``offerRetrying(_:_:)``. False when it could not be encoded or was not appended.
-func offerEncoded(
+package func offerEncoded(
     _ publication: Publication, _ buffer: UnsafeMutableRawBufferPointer,
     _ encode: (UnsafeMutableRawBufferPointer) throws -> Int
 ) -> Bool {
@@ -270,7 +270,7 @@ func offerEncoded(
 
 /// Offers `message` on `publication`, retrying back pressure a bounded number of times, and an admin action (the
 /// term rotation Aeron reports at the end of every term, without appending the message) always.
-func offerRetrying(_ publication: Publication, _ message: UnsafeRawBufferPointer) -> OfferResult {
+package func offerRetrying(_ publication: Publication, _ message: UnsafeRawBufferPointer) -> OfferResult {
     var result = publication.offer(message)
     var attempts = 0
     while attempts < 1_000 {

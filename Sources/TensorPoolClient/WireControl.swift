@@ -1,5 +1,5 @@
 import Aeron
-import SBE
+package import SBE
 public import TensorPoolWire
 
 /// A per-consumer stream (wire spec §5): an Aeron channel and a stream id, asked for in `ConsumerHello` and granted
@@ -22,13 +22,13 @@ public struct StreamEndpoint: Hashable, Sendable, CustomStringConvertible {
 
 /// What a `ConsumerHello` or `ConsumerConfig` says about one per-consumer stream (§10.1.2, §10.1.3): both channel and
 /// stream id present is a request (or an assignment); both absent is none; only one of them is malformed.
-enum StreamField: Equatable {
+package enum StreamField: Equatable {
     case none
     case malformed
     case endpoint(StreamEndpoint)
 
     /// Classifies a channel (var data, empty = absent) and a stream id (0 or the all-ones null = absent).
-    static func classify(channel: UnsafeRawBufferPointer, streamId: UInt32) -> StreamField {
+    package static func classify(channel: UnsafeRawBufferPointer, streamId: UInt32) -> StreamField {
         let hasChannel = channel.count > 0
         let hasStream = streamId != 0 && streamId != UInt32.max
         switch (hasChannel, hasStream) {
@@ -82,9 +82,9 @@ public struct ConsumerConfiguration: Hashable, Sendable {
     public var controlStream: StreamEndpoint?
 }
 
-enum WireControl {
+package enum WireControl {
     /// Encodes a `ConsumerConfig` into `buffer`; returns the message length (header included).
-    static func encodeConsumerConfig(
+    package static func encodeConsumerConfig(
         into buffer: UnsafeMutableRawBufferPointer, streamId: UInt32, consumerId: UInt32, useShm: Bool,
         mode: WireSchema.Mode, fallbackURI: String, descriptor: StreamEndpoint?, control: StreamEndpoint?
     ) throws(SBEEncodeError) -> Int {
@@ -105,7 +105,7 @@ enum WireControl {
     /// Decodes the schema-900 message header of `buffer`, or nil for another schema (schemas 900 and 901 share
     /// template ids, so the schema is tested first).
     @inline(__always)
-    static func wireTemplate(_ buffer: UnsafeRawBufferPointer) -> UInt16? {
+    package static func wireTemplate(_ buffer: UnsafeRawBufferPointer) -> UInt16? {
         guard buffer.count >= MessageHeader.encodedLength,
             let header = try? MessageHeader(decoding: buffer, at: 0), header.schemaId == WireSchema.id
         else { return nil }

@@ -132,6 +132,11 @@ struct ClientAPITests {
         #expect(throws: TensorPoolClientError.self) {
             try client.beginAttachConsumer(streamId: 10_000, options: invalid).poll()
         }
+        var noForcedRate = ConsumerOptions()
+        noForcedRate.rateLimitedDefaultHz = 0  // a forced RATE_LIMITED would have no rate
+        #expect(throws: TensorPoolClientError.self) {
+            try client.beginAttachConsumer(streamId: 10_000, options: noForcedRate).poll()
+        }
     }
 
     @Test(

@@ -1,0 +1,292 @@
+import Aeron
+import Agents
+import ConformanceSupport
+import Foundation
+import TensorPoolClient
+import TensorPoolSHM
+import TensorPoolSupervisor
+import TensorPoolWire
+import TestProcesses
+import Testing
+
+/// A ``ControlScene`` watched by a supervisor: QoS every 50 ms, hellos every 100 ms, liveness checked against 100 ms.
+final class SupervisedScene {
+    let scene: ControlScene
+    let supervisor: Supervisor
+    var events: [SupervisorEvent] = []
+
+    init(consumer: ConsumerOptions = ConsumerOptions(), producer: ProducerOptions? = nil) throws {
+        var consumerOptions = consumer
+        consumerOptions.helloIntervalNs = 100_000_000
+        var producerOptions = producer ?? ControlScene.openProducer()
+        producerOptions.consumerLivenessIntervalNs = 100_000_000
+        scene = try ControlScene(consumer: consumerOptions, producer: producerOptions) { $0.qosInterval(50_000_000) }
+        var options = SupervisorOptions()
+        options.livenessIntervalNs = 100_000_000
+        options.enforceIntervalNs = 100_000_000
+        supervisor = try Supervisor(
+            aeron: try TestMediaDriver.client(), context: scene.pair.context, options: options)
+        supervisor.onEvent = { [unowned self] event in events.append(event) }
+    }
+
+    deinit { supervisor.close() }
+
+    var consumer: Consumer { scene.consumer }
+    var producer: Producer { scene.producer }
+
+    /// Pumps the clients and the supervisor until `condition` holds or `seconds` pass.
+    @discardableResult
+    func pump<H: FrameHandling>(_ handler: inout H, seconds: Double = 5, until condition: () -> Bool) -> Bool {
+        scene.pump(&handler, seconds: seconds) {
+            _ = try? supervisor.doWork()
+            return condition()
+        }
+    }
+
+    /// Pumps the clients and the supervisor until `check` holds for the handler or `seconds` pass.
+    @discardableResult
+    func pump<H: FrameHandling>(_ handler: inout H, seconds: Double = 5, check: (H) -> Bool) -> Bool {
+        scene.pump(&handler, seconds: seconds) { (handler: H) in
+            _ = try? supervisor.doWork()
+            return check(handler)
+        }
+    }
+
+    /// The supervisor's view of the scene's consumer.
+    var supervised: SupervisedConsumer? {
+        supervisor.snapshot().consumers.first { $0.streamId == 10_000 && $0.consumerId == consumer.consumerId }
+    }
+
+    /// Publishes `count` frames 2 ms apart, each stamped with the monotonic time it was committed (what a rate gate
+    /// reads), pumping in between. Returns the span of the stamps in nanoseconds.
+    func publishTimed<H: FrameHandling>(_ handler: inout H, count: Int) throws -> UInt64 {
+        var first: UInt64?
+        var last: UInt64 = 0
+        for _ in 0..<count {
+            let claim = try producer.tryClaim(length: 100)
+            claim.payload.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: claim.seq &* 31))
+            last = UInt64(MonotonicClock.now())
+            if first == nil { first = last }
+            _ = try producer.commit(claim, tensor: try TensorDescriptor(dtype: .uint8, shape: [100]), timestampNs: last)
+            pump(&handler, seconds: 0.002) { false }
+        }
+        return last - (first ?? last)
+    }
+}
+
+/// Wire spec §10.5 (supervisor), §10.1.2-009 (assigned consumer ids) and §15.4-005 (throttling from QoS reports).
+@Suite("Supervisor §10.5: watching and steering", .serialized)
+struct SupervisorConformance {
+    @Test(
+        "a supervisor sees the producer (announce, QoS, metadata) and the consumer (hello, QoS) with the right values, and drops each when it leaves",
+        .verifies("WIRE-10.5-001"))
+    func watches() throws {
+        let watched = try SupervisedScene()
+        var handler = RecordingHandler()
+        try watched.scene.settle(&handler)
+        watched.producer.metadata.describe(name: "camera-0", summary: "uint8[100]")
+        watched.producer.metadata.set(MetadataAttribute(key: "serial", text: "SN-42"))
+        for _ in 0..<10 {
+            _ = try publishPattern(watched.producer, count: 1, length: 100)
+            watched.pump(&handler) { (seen: RecordingHandler) in
+                seen.seqs.count + Int(watched.consumer.counters.dropsLate) >= Int(watched.producer.sequence)
+            }
+        }
+        let consumerId = watched.consumer.consumerId
+        #expect(
+            watched.pump(&handler) {
+                let snapshot = watched.supervisor.snapshot()
+                return snapshot.producer(streamId: 10_000)?.currentSeq == 9
+                    && snapshot.producer(streamId: 10_000)?.metadata?.attributes["serial"] != nil
+                    && snapshot.producer(streamId: 10_000)?.name == "camera-0"
+                    && watched.supervised?.lastSeqSeen == 9
+            })
+        let snapshot = watched.supervisor.snapshot()
+        let producer = try #require(snapshot.producer(streamId: 10_000))
+        #expect(producer.producerId == watched.producer.grant.clientId)
+        #expect(producer.epoch == watched.producer.epoch)
+        #expect(producer.headerSlots == watched.producer.grant.regions.headerNslots)
+        #expect(producer.payloadPools == watched.producer.grant.regions.pools.count)
+        #expect(producer.summary == "uint8[100]" && producer.metadata?.attributes["serial"]?.text == "SN-42")
+        #expect(producer.metadata?.metaVersion == watched.producer.metadata.metaVersion)
+        #expect(producer.lastAnnounceNs > 0 && producer.lastQosNs > 0)
+        let consumer = try #require(watched.supervised)
+        #expect(consumer.helloMode == .stream && consumer.reportedMode == .stream && consumer.maxRateHz == 0)
+        #expect(consumer.epoch == watched.producer.epoch && consumer.dropsGap == watched.consumer.counters.dropsGap)
+        #expect(consumer.lastHelloNs > 0 && consumer.lastQosNs > 0 && consumer.directive == nil)
+        #expect(watched.supervisor.hellosSeen > 0 && watched.supervisor.announcesSeen > 0)
+        // The events came as they happened: each member joined once, the metadata arrived.
+        let joinedProducers = watched.events.filter { if case .producerJoined = $0 { true } else { false } }
+        let joinedConsumers = watched.events.compactMap { event -> UInt32? in
+            if case .consumerJoined(let joined) = event { joined.consumerId } else { nil }
+        }
+        #expect(joinedProducers.count == 1 && joinedConsumers == [consumerId])
+        #expect(
+            watched.events.contains { event in
+                if case .metadata(let source) = event { source.attributes["serial"]?.text == "SN-42" } else { false }
+            })
+        // Liveness: a consumer that closes goes stale (3 × 100 ms); a producer that closes is announced without.
+        watched.consumer.close()
+        #expect(
+            watched.pump(&handler) {
+                watched.events.contains { event in
+                    if case .consumerLeft(10_000, consumerId) = event { true } else { false }
+                }
+            })
+        #expect(watched.supervisor.snapshot().consumers.isEmpty)
+        let producerId = watched.producer.grant.clientId
+        watched.producer.close()
+        #expect(
+            watched.pump(&handler) {
+                watched.events.contains { event in
+                    if case .producerLeft(10_000, producerId) = event { true } else { false }
+                }
+            })
+        #expect(watched.supervisor.snapshot().producers.isEmpty)
+    }
+
+    @Test(
+        "a supervisor forces a consumer into RATE_LIMITED, which then gates at its rate, and lifts it again; the producer repeats the directive",
+        .verifies("WIRE-10.5-002"))
+    func forcesRateLimited() throws {
+        var options = ConsumerOptions()
+        options.rateLimitedDefaultHz = 20
+        let watched = try SupervisedScene(consumer: options)
+        var handler = RecordingHandler()
+        try watched.scene.settle(&handler)
+        #expect(watched.pump(&handler) { watched.supervised != nil })
+        #expect(watched.consumer.gateRateHz == 0)
+        watched.supervisor.policy = { $0.streamId == 10_000 ? .rateLimited : nil }
+        #expect(
+            watched.pump(&handler) {
+                watched.consumer.mode == .rateLimited && watched.supervised?.reportedMode == .rateLimited
+                    && watched.producer.consumers[watched.consumer.consumerId]?.directive == .rateLimited
+            })
+        #expect(watched.consumer.gateRateHz == 20 && watched.consumer.modeChanges == 1)
+        // The consumer's hello now asks for RATE_LIMITED at the rate in force.
+        #expect(watched.pump(&handler) { watched.supervised?.helloMode == .rateLimited })
+        #expect(watched.supervised?.maxRateHz == 20 && watched.producer.directivesReceived >= 1)
+        #expect(
+            watched.events.contains { event in
+                if case .directiveSent(10_000, watched.consumer.consumerId, .rateLimited) = event {
+                    true
+                } else {
+                    false
+                }
+            })
+        // 150 frames 2 ms apart: at most one per 50 ms of their stamps gets through, the rest are gated locally.
+        handler.seqs.removeAll()
+        let limitedBefore = watched.consumer.rateLimited
+        let span = try watched.publishTimed(&handler, count: 150)
+        watched.pump(&handler) { (seen: RecordingHandler) in
+            watched.consumer.rateLimited - limitedBefore + UInt64(seen.seqs.count) >= 150
+        }
+        let ceiling = Int(span / 50_000_000) + 1
+        #expect(
+            handler.seqs.count >= 2 && handler.seqs.count <= ceiling, "\(handler.seqs.count) of 150 over \(span) ns")
+        #expect(Int(watched.consumer.rateLimited - limitedBefore) == 150 - handler.seqs.count)
+        // Still RATE_LIMITED after several hellos and QoS reports: nothing undoes the directive.
+        watched.pump(&handler, seconds: 0.5) { false }
+        #expect(watched.consumer.mode == .rateLimited && watched.consumer.modeChanges == 1)
+        // An operator lifts it (outranking the policy): every frame again.
+        watched.supervisor.direct(.stream, streamId: 10_000, consumerId: watched.consumer.consumerId)
+        #expect(
+            watched.pump(&handler) { watched.consumer.mode == .stream && watched.supervised?.reportedMode == .stream })
+        #expect(watched.consumer.gateRateHz == 0)
+        handler.seqs.removeAll()
+        _ = try watched.publishTimed(&handler, count: 20)
+        watched.pump(&handler) { (seen: RecordingHandler) in seen.seqs.count >= 20 }
+        #expect(handler.seqs.count == 20)
+    }
+
+    @Test(
+        "a supervisor reading QoS drops throttles what the producer sends a consumer: the per-consumer descriptor stream is capped at the producer, and the stream stays granted",
+        .verifies("WIRE-15.4-005"))
+    func throttlesFromQos() throws {
+        let endpoint = StreamEndpoint(channel: "aeron:ipc", streamId: UInt32(TestMediaDriver.uniqueStreamId()))
+        var options = ConsumerOptions()
+        options.descriptorStream = endpoint
+        options.rateLimitedDefaultHz = 20
+        let watched = try SupervisedScene(consumer: options)
+        var handler = RecordingHandler()
+        try watched.scene.settle(&handler)
+        #expect(
+            watched.pump(&handler) {
+                watched.consumer.descriptorStream == endpoint
+                    && watched.producer.consumers[watched.consumer.consumerId]?.descriptorStreamConnected == true
+            })
+        // A consumer that reports drops is rate-limited.
+        watched.supervisor.policy = { $0.dropsGap + $0.dropsLate > 0 ? .rateLimited : nil }
+        #expect(watched.pump(&handler) { watched.supervised?.grantedDescriptorStream == endpoint })
+        // 40 frames into the 8-slot ring while the consumer does not read: it loses most of them.
+        _ = try publishPattern(watched.producer, count: 40, length: 100)
+        #expect(
+            watched.pump(&handler) {
+                watched.consumer.mode == .rateLimited
+                    && watched.producer.consumers[watched.consumer.consumerId]?.grantedMode == .rateLimited
+            })
+        let throttled = try #require(watched.supervised)
+        #expect(throttled.dropsLate > 0 && throttled.directive == .rateLimited)
+        #expect(watched.consumer.descriptorStream == endpoint, "the supervisor's configuration kept the granted stream")
+        // The producer now sends this consumer at most one descriptor per 50 ms; nothing is gated locally.
+        handler.seqs.removeAll()
+        let sentBefore = watched.producer.consumers[watched.consumer.consumerId]?.descriptorsSent ?? 0
+        let started = ContinuousClock.now
+        let limitedBefore = watched.consumer.rateLimited
+        _ = try watched.publishTimed(&handler, count: 150)
+        watched.pump(&handler, seconds: 0.1) { false }
+        let elapsed = ContinuousClock.now - started
+        let sent = (watched.producer.consumers[watched.consumer.consumerId]?.descriptorsSent ?? 0) - sentBefore
+        let ceiling = UInt64(elapsed / .milliseconds(50)) + 1
+        #expect(sent >= 2 && sent <= ceiling, "\(sent) descriptors in \(elapsed)")
+        #expect(handler.seqs.count <= Int(sent) && watched.consumer.rateLimited == limitedBefore)
+    }
+
+    @Test(
+        "a supervisor sends a consumer to a fallback URI; the producer's own answers keep it there; STREAM brings it back to SHM",
+        .verifies("WIRE-10.5-002"))
+    func redirectsToFallback() throws {
+        var options = ConsumerOptions()
+        options.descriptorStream = StreamEndpoint(
+            channel: "aeron:ipc", streamId: UInt32(TestMediaDriver.uniqueStreamId()))  // so the producer answers
+        let watched = try SupervisedScene(consumer: options)
+        var handler = RecordingHandler()
+        try watched.scene.settle(&handler)
+        #expect(watched.pump(&handler) { watched.supervised != nil })
+        let uri = "aeron:udp?endpoint=127.0.0.1:40999"
+        watched.supervisor.direct(.fallback(uri), streamId: 10_000, consumerId: watched.consumer.consumerId)
+        #expect(watched.pump(&handler) { watched.consumer.state == .fallback(.aeron(uri)) })
+        let answersBefore = watched.producer.configsSent
+        watched.pump(&handler, seconds: 0.6) { false }  // six hellos, each answered by the producer
+        #expect(watched.producer.configsSent > answersBefore)
+        #expect(watched.consumer.state == .fallback(.aeron(uri)))
+        #expect(watched.producer.consumers[watched.consumer.consumerId]?.directive == .fallback(uri))
+        watched.supervisor.direct(.stream, streamId: 10_000, consumerId: watched.consumer.consumerId)
+        #expect(watched.pump(&handler) { watched.consumer.state == .mapped(epoch: watched.producer.epoch) })
+    }
+
+    @Test(
+        "consumer ids assigned by the supervisor are unique per stream and kept by the consumers given them",
+        .verifies("WIRE-10.1.2-009"))
+    func assignsConsumerIds() throws {
+        let watched = try SupervisedScene()
+        var handler = RecordingHandler()
+        try watched.scene.settle(&handler)
+        #expect(watched.pump(&handler) { watched.supervised != nil })
+        var ids: Set<UInt32> = [watched.consumer.consumerId]
+        for _ in 0..<200 {
+            let id = watched.supervisor.assignConsumerId(streamId: 10_000)
+            #expect(id != 0 && !ids.contains(id))
+            ids.insert(id)
+        }
+        var options = ConsumerOptions()
+        options.consumerId = watched.supervisor.assignConsumerId(streamId: 10_000)
+        let assigned = try watched.scene.consumerSide.attachConsumer(streamId: 10_000, options: options)
+        defer { assigned.close() }
+        #expect(
+            watched.pump(&handler) {
+                watched.supervisor.snapshot().consumers.contains { $0.consumerId == options.consumerId }
+            })
+        #expect(assigned.consumerId == options.consumerId)
+    }
+}
