@@ -20,12 +20,19 @@ final class SupervisedScene {
         consumerOptions.helloIntervalNs = 100_000_000
         var producerOptions = producer ?? ControlScene.openProducer()
         producerOptions.consumerLivenessIntervalNs = 100_000_000
-        scene = try ControlScene(consumer: consumerOptions, producer: producerOptions) { $0.qosInterval(50_000_000) }
         var options = SupervisorOptions()
         options.livenessIntervalNs = 100_000_000
         options.enforceIntervalNs = 100_000_000
-        supervisor = try Supervisor(
-            aeron: try TestMediaDriver.client(), context: scene.pair.context, options: options)
+        // The supervisor's Aeron endpoints are added before the clients attach: adding them takes longer than the
+        // harness's 300 ms lease expiry under load, and nothing pumps the clients meanwhile.
+        var made: Result<Supervisor, any Error>?
+        scene = try ControlScene(consumer: consumerOptions, producer: producerOptions) { pair in
+            pair.qosInterval(50_000_000)
+            made = Result {
+                try Supervisor(aeron: try TestMediaDriver.client(), context: pair.context, options: options)
+            }
+        }
+        supervisor = try #require(made).get()
         supervisor.onEvent = { [unowned self] event in events.append(event) }
     }
 
