@@ -31,14 +31,16 @@ final class ClientPair {
     let driver: RunningDriver
     private(set) var context: TensorPoolContext
 
-    init() throws {
-        driver = try RunningDriver()
+    /// A driver and clients on unique streams; with `oneStream`, control, announces, QoS and metadata all share the
+    /// driver's control stream (wire spec §15.11-005), only descriptors have their own.
+    init(oneStream: Bool = false) throws {
+        driver = try RunningDriver(oneStream: oneStream)
         var context = TensorPoolContext()
         context.controlStreamId = driver.controlStream
         context.announceStreamId = driver.announceStream
         context.descriptorStreamId = TestMediaDriver.uniqueStreamId()
-        context.qosStreamId = TestMediaDriver.uniqueStreamId()
-        context.metadataStreamId = TestMediaDriver.uniqueStreamId()
+        context.qosStreamId = oneStream ? driver.controlStream : TestMediaDriver.uniqueStreamId()
+        context.metadataStreamId = oneStream ? driver.controlStream : TestMediaDriver.uniqueStreamId()
         context.allowedBaseDirectories = [driver.harnessDirectory]
         context.driverOptions.keepaliveIntervalNs = 50_000_000
         self.context = context

@@ -20,11 +20,12 @@ final class RunningDriver {
     let runner: AgentRunner<DriverAgent, BackoffIdleStrategy>
     let configuration: DriverConfiguration
 
-    init(extraPolicies: String = "") throws {
+    /// A driver on unique streams; `oneStream` announces on its control stream (wire spec §15.11-005).
+    init(extraPolicies: String = "", oneStream: Bool = false) throws {
         harnessDirectory = "/dev/shm/tp-conf-drv-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: harnessDirectory, withIntermediateDirectories: true)
         controlStream = TestMediaDriver.uniqueStreamId()
-        announceStream = TestMediaDriver.uniqueStreamId()
+        announceStream = oneStream ? controlStream : TestMediaDriver.uniqueStreamId()
         var toml = DriverHarness.toml(directory: harnessDirectory, extra: extraPolicies)
         toml = toml.replacingOccurrences(
             of: "[driver]\n",

@@ -30,7 +30,15 @@ public final class Supervisor: Agent {
     /// Decides a directive for a consumer from what is known of it; nil leaves the current directive (none, or one
     /// decided before) in place. Called on every hello and QoS report of the consumer that has no operator's
     /// directive (``direct(_:streamId:consumerId:)`` outranks the policy).
-    public var policy: ((SupervisedConsumer) -> ConsumerDirective?)?
+    /// Setting it asks it at once about every live consumer.
+    public var policy: ((SupervisedConsumer) -> ConsumerDirective?)? {
+        didSet {
+            let now = UInt64(MonotonicClock.now())
+            for key in consumers.keys.sorted(by: { ($0.streamId, $0.id) < ($1.streamId, $1.id) }) {
+                consumerUpdated(key, joined: false, now: now)
+            }
+        }
+    }
     /// Called for each event as it happens.
     public var onEvent: ((SupervisorEvent) -> Void)?
     /// The options.

@@ -232,6 +232,22 @@ struct SupervisorTests {
         #expect(again.first?.consumer == 5 && again.first?.mode == .stream)
     }
 
+    @Test("a policy set while consumers are live is asked about each of them at once")
+    func policyAppliesAtOnce() throws {
+        let bench = try Bench()
+        try bench.hello(3)
+        try bench.hello(4)
+        try bench.run { bench.supervisor.snapshot().consumers.count == 2 }
+        var asked: [UInt32] = []
+        bench.supervisor.policy = { consumer in
+            asked.append(consumer.consumerId)
+            return consumer.consumerId == 4 ? .rateLimited : nil
+        }
+        #expect(asked == [3, 4])  // before any further duty cycle
+        #expect(bench.supervisor.configsSent == 1)
+        #expect(bench.supervisor.snapshot().consumers.map(\.directive) == [nil, .rateLimited])
+    }
+
     @Test("a policy's directive leaves with its consumer")
     func policyDirectiveLapses() throws {
         let bench = try Bench(livenessIntervalNs: 50_000_000)
