@@ -73,6 +73,8 @@ public final class QosMonitor: Agent {
     public private(set) var consumers: [StreamMember: ConsumerQos] = [:]
     /// Collisions seen.
     public private(set) var collisions: [ConsumerIdCollision] = []
+    /// QoS reports that could not be decoded, dropped.
+    public private(set) var malformed: UInt64 = 0
     /// How long a member stays in the snapshots without a report (3–5 × the reporting interval).
     public let staleAfterNs: UInt64
 
@@ -133,14 +135,20 @@ public final class QosMonitor: Agent {
         let now = UInt64(MonotonicClock.now())
         switch WireControl.wireTemplate(buffer) {
         case WireSchema.QosProducerDecoder.templateId:
-            guard let decoder = try? WireSchema.QosProducerDecoder(decodingHeaderOf: buffer) else { return }
+            guard let decoder = try? WireSchema.QosProducerDecoder(decodingHeaderOf: buffer) else {
+                malformed &+= 1
+                return
+            }
             let report = ProducerQos(
                 streamId: decoder.streamId, producerId: decoder.producerId, epoch: decoder.epoch,
                 currentSeq: decoder.currentSeq, watermark: decoder.watermark, receivedAtNs: now)
             producers[StreamMember(streamId: report.streamId, id: report.producerId)] = report
             onProducer?(report)
         case WireSchema.QosConsumerDecoder.templateId:
-            guard let decoder = try? WireSchema.QosConsumerDecoder(decodingHeaderOf: buffer) else { return }
+            guard let decoder = try? WireSchema.QosConsumerDecoder(decodingHeaderOf: buffer) else {
+                malformed &+= 1
+                return
+            }
             let report = ConsumerQos(
                 streamId: decoder.streamId, consumerId: decoder.consumerId, epoch: decoder.epoch,
                 lastSeqSeen: decoder.lastSeqSeen, dropsGap: decoder.dropsGap, dropsLate: decoder.dropsLate,

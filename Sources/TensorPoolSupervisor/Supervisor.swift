@@ -59,6 +59,9 @@ public final class Supervisor: Agent {
     public private(set) var announcesSeen: UInt64 = 0
     /// See ``hellosSeen``.
     public private(set) var configsSeen: UInt64 = 0
+    /// Announces, hellos and configurations that could not be decoded, dropped (the QoS monitor and the metadata cache
+    /// count their own).
+    public private(set) var malformed: UInt64 = 0
 
     var producers: [UInt32: SupervisedProducer] = [:]
     var consumers: [QosMonitor.StreamMember: SupervisedConsumer] = [:]
@@ -211,18 +214,26 @@ public final class Supervisor: Agent {
         let now = UInt64(MonotonicClock.now())
         switch WireControl.wireTemplate(buffer) {
         case WireSchema.ShmPoolAnnounceDecoder.templateId:
-            guard let announce = try? WireSchema.ShmPoolAnnounceDecoder(decodingHeaderOf: buffer) else { return }
+            guard let announce = try? WireSchema.ShmPoolAnnounceDecoder(decodingHeaderOf: buffer) else {
+                malformed &+= 1
+                return
+            }
             announcesSeen &+= 1
             onAnnounce(announce, now: now)
         case WireSchema.ConsumerHelloDecoder.templateId:
-            guard let hello = try? WireSchema.ConsumerHelloDecoder(decodingHeaderOf: buffer) else { return }
+            guard let hello = try? WireSchema.ConsumerHelloDecoder(decodingHeaderOf: buffer) else {
+                malformed &+= 1
+                return
+            }
             hellosSeen &+= 1
             onHello(hello, now: now)
         case WireSchema.ConsumerConfigDecoder.templateId:
             // Its own configurations come back on the control stream; the others are the producers' answers.
-            guard sessionId != publication.sessionId,
-                let config = try? WireSchema.ConsumerConfigDecoder(decodingHeaderOf: buffer)
-            else { return }
+            guard sessionId != publication.sessionId else { return }
+            guard let config = try? WireSchema.ConsumerConfigDecoder(decodingHeaderOf: buffer) else {
+                malformed &+= 1
+                return
+            }
             configsSeen &+= 1
             let key = QosMonitor.StreamMember(streamId: config.streamId, id: config.consumerId)
             guard consumers[key] != nil else { return }

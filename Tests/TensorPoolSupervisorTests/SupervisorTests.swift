@@ -331,6 +331,29 @@ struct SupervisorTests {
         #expect(ids.count == 1_000 && !ids.contains(0))
     }
 
+    @Test("truncated announces, hellos, configurations and QoS reports are counted and dropped")
+    func malformedInput() throws {
+        let bench = try Bench()
+        // Whole messages first, to learn their lengths, then each cut short inside its block.
+        try bench.hello(1)
+        try bench.run { bench.supervisor.hellosSeen == 1 }
+        func truncated(_ publication: Publication, template: UInt16, blockLength: UInt16) throws {
+            try bench.send(publication) { buffer in
+                let header = MessageHeader(
+                    blockLength: blockLength, templateId: template, schemaId: WireSchema.id, version: WireSchema.version
+                )
+                try header.encode(into: buffer, at: 0)
+                return MessageHeader.encodedLength + 3  // fewer bytes than the block says
+            }
+        }
+        try truncated(bench.control, template: WireSchema.ConsumerHelloDecoder.templateId, blockLength: 40)
+        try truncated(bench.control, template: WireSchema.ShmPoolAnnounceDecoder.templateId, blockLength: 40)
+        try truncated(bench.control, template: WireSchema.ConsumerConfigDecoder.templateId, blockLength: 16)
+        try truncated(bench.qos, template: WireSchema.QosConsumerDecoder.templateId, blockLength: 40)
+        #expect(try bench.run { bench.supervisor.malformed == 3 && bench.supervisor.qos.malformed == 1 })
+        #expect(bench.supervisor.hellosSeen == 1 && bench.supervisor.snapshot().consumers.count == 1)
+    }
+
     @Test("closing twice is harmless and a closed supervisor does nothing")
     func closing() throws {
         let bench = try Bench()
