@@ -101,10 +101,10 @@ struct Run: ParsableCommand {
             let elapsed = Date().timeIntervalSince(start)
             if let after = rateLimitAfter, !forcing, elapsed >= after {
                 forcing = true
-                let only = stream
-                supervisor.policy = { consumer in only == nil || consumer.streamId == only ? .rateLimited : nil }
                 print("supervisor: forcing consumers into RATE_LIMITED")
                 fflush(nil)
+                let only = stream
+                supervisor.policy = { consumer in only == nil || consumer.streamId == only ? .rateLimited : nil }
             }
             for consumer in supervisor.snapshot().consumers
             where consumer.directive == .rateLimited && consumer.reportedMode == .rateLimited {
