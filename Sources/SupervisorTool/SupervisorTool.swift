@@ -106,7 +106,8 @@ struct Run: ParsableCommand {
                 let only = stream
                 supervisor.policy = { consumer in only == nil || consumer.streamId == only ? .rateLimited : nil }
             }
-            for consumer in supervisor.snapshot().consumers
+            // Reports change only when messages were read, and only steered consumers can follow.
+            for consumer in work > 0 && !steered.isEmpty ? supervisor.snapshot().consumers : []
             where consumer.directive == .rateLimited && consumer.reportedMode == .rateLimited {
                 let key = QosMonitor.StreamMember(streamId: consumer.streamId, id: consumer.consumerId)
                 if followed.insert(key).inserted {

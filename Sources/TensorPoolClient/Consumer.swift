@@ -424,10 +424,8 @@ public final class Consumer {
         let descriptorField = StreamField.classify(
             channel: decoder.descriptorChannel, streamId: decoder.descriptorStreamId)
         let controlField = StreamField.classify(channel: decoder.controlChannel, streamId: decoder.controlStreamId)
-        var assignedDescriptor: StreamEndpoint?
-        if case .endpoint(let endpoint) = descriptorField { assignedDescriptor = endpoint }
-        var assignedControl: StreamEndpoint?
-        if case .endpoint(let endpoint) = controlField { assignedControl = endpoint }
+        let assignedDescriptor = descriptorField.endpoint
+        let assignedControl = controlField.endpoint
         let modeBefore = mode
         configuration = ConsumerConfiguration(
             useShm: decoder.useShm == .true, mode: decoder.mode, fallbackURI: fallbackText,

@@ -437,8 +437,7 @@ public final class Producer {
             metadata: ["consumer": "\(id)", "mode": "\(directive.mode)", "shm": "\(directive.useShm)"])
         guard let link = links[id] else { return }  // applied when the consumer says hello
         link.lastSeenNs = now
-        let mode = grantedMode(for: link, requested: link.requestedMode)
-        if mode != link.grantedMode { link.grantedMode = mode }
+        link.grantedMode = grantedMode(for: link, requested: link.requestedMode)
         // Answer at once when this consumer has had an answer: it may have crossed the supervisor's message.
         if link.configsSent > 0 { sendConfig(to: link) }
     }

@@ -27,6 +27,12 @@ package enum StreamField: Equatable {
     case malformed
     case endpoint(StreamEndpoint)
 
+    /// The endpoint of a well-formed request or assignment; nil when absent or malformed.
+    package var endpoint: StreamEndpoint? {
+        if case .endpoint(let endpoint) = self { return endpoint }
+        return nil
+    }
+
     /// Classifies a channel (var data, empty = absent) and a stream id (0 or the all-ones null = absent).
     package static func classify(channel: UnsafeRawBufferPointer, streamId: UInt32) -> StreamField {
         let hasChannel = channel.count > 0

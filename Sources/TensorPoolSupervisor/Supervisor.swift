@@ -237,20 +237,10 @@ public final class Supervisor: Agent {
             configsSeen &+= 1
             let key = QosMonitor.StreamMember(streamId: config.streamId, id: config.consumerId)
             guard consumers[key] != nil else { return }
-            if case .endpoint(let endpoint) = StreamField.classify(
-                channel: config.descriptorChannel, streamId: config.descriptorStreamId)
-            {
-                consumers[key]?.grantedDescriptorStream = endpoint
-            } else {
-                consumers[key]?.grantedDescriptorStream = nil
-            }
-            if case .endpoint(let endpoint) = StreamField.classify(
-                channel: config.controlChannel, streamId: config.controlStreamId)
-            {
-                consumers[key]?.grantedControlStream = endpoint
-            } else {
-                consumers[key]?.grantedControlStream = nil
-            }
+            consumers[key]?.grantedDescriptorStream =
+                StreamField.classify(channel: config.descriptorChannel, streamId: config.descriptorStreamId).endpoint
+            consumers[key]?.grantedControlStream =
+                StreamField.classify(channel: config.controlChannel, streamId: config.controlStreamId).endpoint
         default:
             return
         }
@@ -260,17 +250,9 @@ public final class Supervisor: Agent {
     func onAnnounce(_ announce: WireSchema.ShmPoolAnnounceDecoder, now: UInt64) {
         let stream = announce.streamId
         let producerId = announce.producerId
-        if let known = producers[stream], known.producerId != producerId {
-            producers[stream] = nil
-            logger.info("producer left", metadata: ["stream": "\(stream)", "producer": "\(known.producerId)"])
-            onEvent?(.producerLeft(streamId: stream, producerId: known.producerId))
-        }
+        if let known = producers[stream], known.producerId != producerId { producerLeft(known, reason: "announce") }
         guard producerId != 0 else { return }
-        var producer =
-            producers[stream]
-            ?? SupervisedProducer(
-                streamId: stream, producerId: producerId, epoch: 0, headerSlots: 0, payloadPools: 0, currentSeq: nil,
-                name: "", summary: "", metadata: nil, lastAnnounceNs: 0, lastQosNs: 0)
+        var producer = producers[stream] ?? newProducer(stream, producerId)
         let joined = producers[stream] == nil
         producer.epoch = announce.epoch
         producer.headerSlots = announce.headerNslots
@@ -288,20 +270,32 @@ public final class Supervisor: Agent {
         let stream = report.streamId
         if let known = producers[stream], known.producerId != report.producerId {
             guard report.epoch >= known.epoch else { return }  // a late report of the previous producer
-            producers[stream] = nil
-            onEvent?(.producerLeft(streamId: stream, producerId: known.producerId))
+            producerLeft(known, reason: "replaced")
         }
-        var producer =
-            producers[stream]
-            ?? SupervisedProducer(
-                streamId: stream, producerId: report.producerId, epoch: report.epoch, headerSlots: 0, payloadPools: 0,
-                currentSeq: nil, name: "", summary: "", metadata: nil, lastAnnounceNs: 0, lastQosNs: 0)
+        var producer = producers[stream] ?? newProducer(stream, report.producerId)
         let joined = producers[stream] == nil
         producer.epoch = report.epoch
         producer.currentSeq = report.currentSeq
         producer.lastQosNs = now
         producers[stream] = producer
         if joined { producerJoined(producer) }
+    }
+
+    /// A producer not heard of before, known by its stream and id only.
+    func newProducer(_ stream: UInt32, _ producerId: UInt32) -> SupervisedProducer {
+        SupervisedProducer(
+            streamId: stream, producerId: producerId, epoch: 0, headerSlots: 0, payloadPools: 0, currentSeq: nil,
+            name: "", summary: "", metadata: nil, lastAnnounceNs: 0, lastQosNs: 0)
+    }
+
+    /// Drops a producer and reports it: announced without it (`announce`), replaced by another one (`replaced`), or
+    /// stale.
+    func producerLeft(_ producer: SupervisedProducer, reason: String) {
+        producers[producer.streamId] = nil
+        logger.info(
+            "producer left",
+            metadata: ["stream": "\(producer.streamId)", "producer": "\(producer.producerId)", "reason": "\(reason)"])
+        onEvent?(.producerLeft(streamId: producer.streamId, producerId: producer.producerId))
     }
 
     func producerJoined(_ producer: SupervisedProducer) {
@@ -334,20 +328,10 @@ public final class Supervisor: Agent {
         consumer.helloMode = hello.mode
         consumer.maxRateHz = hello.maxRateHz
         consumer.supportsProgress = hello.supportsProgress == .true
-        if case .endpoint(let endpoint) = StreamField.classify(
-            channel: hello.descriptorChannel, streamId: hello.descriptorStreamId)
-        {
-            consumer.requestedDescriptorStream = endpoint
-        } else {
-            consumer.requestedDescriptorStream = nil
-        }
-        if case .endpoint(let endpoint) = StreamField.classify(
-            channel: hello.controlChannel, streamId: hello.controlStreamId)
-        {
-            consumer.requestedControlStream = endpoint
-        } else {
-            consumer.requestedControlStream = nil
-        }
+        consumer.requestedDescriptorStream =
+            StreamField.classify(channel: hello.descriptorChannel, streamId: hello.descriptorStreamId).endpoint
+        consumer.requestedControlStream =
+            StreamField.classify(channel: hello.controlChannel, streamId: hello.controlStreamId).endpoint
         consumer.lastHelloNs = now
         consumers[key] = consumer
         consumerUpdated(key, joined: joined, now: now)
@@ -435,10 +419,8 @@ public final class Supervisor: Agent {
     func expire(now: UInt64) -> Int {
         let staleAfter = options.staleAfterNs
         var work = 0
-        for (stream, producer) in producers where now > producer.lastSeenNs && now - producer.lastSeenNs > staleAfter {
-            producers[stream] = nil
-            logger.info("producer stale", metadata: ["stream": "\(stream)", "producer": "\(producer.producerId)"])
-            onEvent?(.producerLeft(streamId: stream, producerId: producer.producerId))
+        for producer in producers.values where now > producer.lastSeenNs && now - producer.lastSeenNs > staleAfter {
+            producerLeft(producer, reason: "stale")
             work += 1
         }
         for (key, consumer) in consumers where now > consumer.lastSeenNs && now - consumer.lastSeenNs > staleAfter {
