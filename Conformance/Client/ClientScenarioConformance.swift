@@ -19,6 +19,18 @@ func pump(
     }
 }
 
+/// Attaches a producer on `side` while `clients` keep working: the harness expires a lease after 300 ms without
+/// keepalives, which a blocking attach on a loaded machine can outlast.
+func attachProducer(_ side: TensorPoolClient, streamId: UInt32, pumping clients: [TensorPoolClient]) throws -> Producer
+{
+    let pending = side.beginAttachProducer(streamId: streamId)
+    while true {
+        if let producer = try pending.poll() { return producer }
+        for client in clients { client.doWork() }
+        usleep(200)
+    }
+}
+
 /// Publishes one frame of the test pattern with a chosen slot timestamp.
 func publishOne(_ producer: Producer, timestampNs: UInt64, length: Int = 256) throws {
     let claim = try producer.tryClaim(length: length)
@@ -89,6 +101,7 @@ struct ClientScenarioConformance {
         let consumerSide = try pair.client()
         let consumer = try consumerSide.attachConsumer(streamId: 10_000)
         let deadSide = try pair.client()
+        let nextSide = try pair.client()  // made now: adding an Aeron client later would stall the consumer's keepalives
         let dead = try deadSide.attachProducer(streamId: 10_000)
         var handlers = [CheckingHandler()]
         pump([consumerSide, deadSide], [consumer], &handlers) { _ in
@@ -100,8 +113,7 @@ struct ClientScenarioConformance {
         // The revocation unmaps the consumer; the announce of the bumped epoch may remap it right after.
         pump([consumerSide], [consumer], &handlers) { _ in consumer.mapping.state != .mapped(epoch: dead.epoch) }
         #expect(consumer.mapping.state != .mapped(epoch: dead.epoch), "the dead producer's epoch was dropped")
-        let nextSide = try pair.client()
-        let next = try nextSide.attachProducer(streamId: 10_000)
+        let next = try attachProducer(nextSide, streamId: 10_000, pumping: [consumerSide])
         #expect(next.epoch > dead.epoch)
         pump([consumerSide, nextSide], [consumer], &handlers) { _ in
             consumer.mapping.state == .mapped(epoch: next.epoch) && next.hasSubscribers
@@ -121,6 +133,7 @@ struct ClientScenarioConformance {
         context.announcePeriodNs = 100_000_000  // the harness driver's announce period
         let consumerSide = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
         let deadSide = try pair.client()
+        let nextSide = try pair.client()  // made now: adding an Aeron client later would stall the consumer's keepalives
         let dead = try deadSide.attachProducer(streamId: 10_000)
         let consumer = try consumerSide.attachConsumer(streamId: 10_000)
         var handlers = [CheckingHandler()]
@@ -140,8 +153,7 @@ struct ClientScenarioConformance {
         }
         #expect(bumped > dead.epoch && consumer.grant.epoch == bumped)
         // A new producer: its descriptors' epoch unmaps the consumer, which times out and attaches again.
-        let nextSide = try pair.client()
-        let next = try nextSide.attachProducer(streamId: 10_000)
+        let next = try attachProducer(nextSide, streamId: 10_000, pumping: [consumerSide])
         pump([consumerSide, nextSide], [consumer], &handlers) { _ in next.hasSubscribers }
         _ = try publishPattern(next, count: 1)
         pump([consumerSide, nextSide], [consumer], &handlers) { _ in
