@@ -101,7 +101,8 @@ struct ClientScenarioConformance {
         let consumerSide = try pair.client()
         let consumer = try consumerSide.attachConsumer(streamId: 10_000)
         let deadSide = try pair.client()
-        let nextSide = try pair.client()  // made now: adding an Aeron client later would stall the consumer's keepalives
+        // Made now: adding an Aeron client later would stall the consumer's keepalives.
+        let nextSide = try pair.client()
         let dead = try deadSide.attachProducer(streamId: 10_000)
         var handlers = [CheckingHandler()]
         pump([consumerSide, deadSide], [consumer], &handlers) { _ in
@@ -133,7 +134,8 @@ struct ClientScenarioConformance {
         context.announcePeriodNs = 100_000_000  // the harness driver's announce period
         let consumerSide = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
         let deadSide = try pair.client()
-        let nextSide = try pair.client()  // made now: adding an Aeron client later would stall the consumer's keepalives
+        // Made now: adding an Aeron client later would stall the consumer's keepalives.
+        let nextSide = try pair.client()
         let dead = try deadSide.attachProducer(streamId: 10_000)
         let consumer = try consumerSide.attachConsumer(streamId: 10_000)
         var handlers = [CheckingHandler()]
