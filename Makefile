@@ -13,8 +13,8 @@ SWIFT ?= swift
 SWIFT_FORMAT ?= swift format
 FORMAT_PATHS := Package.swift Sources Tests Conformance Tools/sbe-swift Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
 
-.PHONY: aeron prerequisites build build-release test run bench soak format lint clean clean-shm help generate \
-	check-generated compliance report
+.PHONY: aeron prerequisites build build-release test test-under-load run bench soak format lint clean clean-shm help \
+	generate check-generated compliance report
 
 # Each schema and the namespace its codecs live in.
 SCHEMAS := wire:WireSchema driver:DriverSchema bridge:BridgeSchema join-barrier:JoinBarrierSchema \
@@ -26,7 +26,8 @@ TEST_GENERATED_DIR := Tests/TensorPoolWireTests/Generated
 
 help:
 	@echo "make build  - install Aeron if needed, build debug"
-	@echo "make test   - install Aeron if needed, build, run every test"
+	@echo "make test   - install Aeron if needed, build, run every test and case once, then the compliance verdict"
+	@echo "make test-under-load - make test LOAD_RUNS times (default 10) while a CPU hog keeps every core busy"
 	@echo "make run    - install Aeron if needed, run the end-to-end demo on an embedded media driver"
 	@echo "make bench  - Swift-vs-C Aeron baseline, SHM core and malloc-counting benchmarks (release)"
 	@echo "make soak   - multi-process torn-read stress of the SHM seqlock for SOAK_SECONDS (default 120)"
@@ -75,13 +76,29 @@ check-generated:
 		diff -r $(TEST_GENERATED_DIR) .build/generated-check/tests || \
 		{ echo "error: generated codecs are stale: run 'make generate' and commit the result" >&2; exit 1; }
 
+# One `swift test` runs every unit test and conformance case once; the compliance verdict is computed from that run's
+# results (Swift Testing writes them to <name>-swift-testing.xml). The verdict is printed even when a test failed, and
+# the target fails when either did.
+TEST_RESULTS := .build/compliance/tests.xml
 test: aeron clean-shm check-generated
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
-	@$(MAKE) --no-print-directory clean-shm
-	@$(MAKE) --no-print-directory compliance
+	$(SWIFT) build --product tp-compliance
+	@mkdir -p .build/compliance && rm -f .build/compliance/tests*.xml
+	@status=0; \
+	$(SWIFT) test --skip-build --xunit-output $(TEST_RESULTS) || status=$$?; \
+	$(MAKE) --no-print-directory clean-shm; \
+	$(TP_COMPLIANCE) sync && $(TP_COMPLIANCE) run --results $(TEST_RESULTS:.xml=-swift-testing.xml) \
+		&& $(TP_COMPLIANCE) verify || { [ $$status -ne 0 ] || status=1; }; \
+	exit $$status
 
-# The compliance gate: parse Specs/ and Conformance/, run the conformance cases, then verify (see Specs/README.md).
+# The gate under stress: the whole `make test`, LOAD_RUNS times in a row, while a CPU hog keeps every core busy.
+# Each run's log goes to .build/under-load/; the target fails unless every run passed. Not part of `make test`.
+LOAD_RUNS ?= 10
+test-under-load:
+	Tools/test-under-load.sh $(LOAD_RUNS)
+
+# The compliance gate on its own: parse Specs/ and Conformance/, run the conformance cases, then verify (see
+# Specs/README.md). `make test` records the cases from its single test run instead of running them again.
 TP_COMPLIANCE := $(SWIFT) run --skip-build tp-compliance
 compliance:
 	$(SWIFT) build --product tp-compliance

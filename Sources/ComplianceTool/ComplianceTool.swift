@@ -85,13 +85,28 @@ struct SyncCommand: ParsableCommand {
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run the conformance cases and record one result per case in a new run.")
+        commandName: "run",
+        abstract: "Run the conformance cases, or read their outcomes from a test run, and record one result per case.",
+        discussion: """
+            With --results, nothing is run: the outcomes of the conformance cases (test module `Conformance`) are read \
+            from the Swift Testing JUnit file of a `swift test --xunit-output` run that already happened, so the \
+            cases run once per `make test` and the verdict is computed from that run. A missing file means the test \
+            process died before writing it: every case is recorded as crashed.
+            """)
     @OptionGroup var paths: Paths
     @Flag(help: "Do not build first (the tests are already built).") var skipBuild = false
+    @Option(help: "Record the outcomes in this Swift Testing JUnit file instead of running the cases.")
+    var results: String?
 
     func run() throws {
         let (_, cases) = try paths.load()
         let store = try paths.openStore()
+        if let results {
+            let crashed = !FileManager.default.fileExists(atPath: results)
+            let outcomes = JUnitOutcomes.parse(path: results, module: "Conformance")
+            try record(cases, outcomes: outcomes, crashed: crashed, store: store, source: results)
+            return
+        }
         let outputDirectory = paths.root + "/.build/compliance"
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         let xunit = outputDirectory + "/conformance.xml"
@@ -115,7 +130,16 @@ struct RunCommand: ParsableCommand {
         process.waitUntilExit()
         let crashed = process.terminationReason == .uncaughtSignal
 
-        let outcomes = crashed ? [:] : JUnitOutcomes.parse(path: swiftTestingXML)
+        let outcomes = crashed ? [:] : JUnitOutcomes.parse(path: swiftTestingXML, module: "Conformance")
+        try record(cases, outcomes: outcomes, crashed: crashed, store: store, source: logPath)
+    }
+
+    /// Records one result per case in a new run: its outcome, `crashed` when the test process died, else skipped
+    /// when the run has no outcome for it.
+    func record(
+        _ cases: [ConformanceCase], outcomes: [String: JUnitOutcomes.Outcome], crashed: Bool, store: ComplianceStore,
+        source: String
+    ) throws {
         let run = try store.startRun(
             startedAt: ISO8601DateFormatter().string(from: Date()), gitRevision: gitRevision(),
             toolchain: toolchainVersion(), host: ProcessInfo.processInfo.hostName)
@@ -131,7 +155,7 @@ struct RunCommand: ParsableCommand {
         print(
             "conformance run \(run): "
                 + CaseStatus.allCases.map { "\(counts[$0] ?? 0) cases \($0.rawValue)" }.joined(separator: ", ")
-                + " (log: \(logPath))")
+                + " (from \(source))")
     }
 
     func gitRevision() -> String {
@@ -168,9 +192,15 @@ final class JUnitOutcomes: NSObject, XMLParserDelegate {
     private var outcomes: [String: Outcome] = [:]
     private var current: String?
 
-    static func parse(path: String) -> [String: Outcome] {
+    /// Only test cases of this module (the first part of `classname`), or all when `nil`.
+    private var module: String?
+
+    /// The outcomes in the file at `path`, of the cases of `module` only when given (a full `swift test` run's file
+    /// holds every test target's cases); empty when the file is missing or unreadable.
+    static func parse(path: String, module: String? = nil) -> [String: Outcome] {
         guard let parser = XMLParser(contentsOf: URL(fileURLWithPath: path)) else { return [:] }
         let delegate = JUnitOutcomes()
+        delegate.module = module
         parser.delegate = delegate
         _ = parser.parse()
         return delegate.outcomes
@@ -183,7 +213,12 @@ final class JUnitOutcomes: NSObject, XMLParserDelegate {
         switch elementName {
         case "testcase":
             // classname "Conformance.Suite", name "function()" or "function(argument:)".
-            let suite = (attributes["classname"] ?? "").split(separator: ".").last.map(String.init) ?? ""
+            let classname = attributes["classname"] ?? ""
+            if let module, classname.split(separator: ".").first.map(String.init) != module {
+                current = nil
+                return
+            }
+            let suite = classname.split(separator: ".").last.map(String.init) ?? ""
             let function = (attributes["name"] ?? "").prefix { $0 != "(" }
             let id = "\(suite).\(function)"
             current = id

@@ -17,8 +17,7 @@ struct JUnitOutcomeTests {
               <testcase classname="Conformance.Layout" name="each(value:)"><failure message="case 2" /></testcase>
             </testsuite></testsuites>
             """
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("junit-\(UUID().uuidString).xml").path
-        try xml.write(toFile: path, atomically: true, encoding: .utf8)
+        let path = try write(xml)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let outcomes = JUnitOutcomes.parse(path: path)
         #expect(outcomes["Layout.size"]?.status == .passed)
@@ -28,5 +27,35 @@ struct JUnitOutcomeTests {
         #expect(outcomes["Layout.later"]?.status == .skipped)
         #expect(outcomes["Layout.each"]?.status == .failed)
         #expect(JUnitOutcomes.parse(path: path + ".missing").isEmpty)
+    }
+
+    @Test("with a module, only that module's cases are read: a unit suite of the same name cannot stand in for a case")
+    func moduleFilter() throws {
+        let xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites><testsuite name="TestResults" tests="4">
+              <testcase classname="TensorPoolSHMTests.Layout" name="size()"><failure message="unit failed" /></testcase>
+              <testcase classname="Conformance.Layout" name="size()" time="0.003" />
+              <testcase classname="Conformance.Layout" name="magic()"><failure message="case failed" /></testcase>
+              <testcase classname="AeronTests.Only" name="unit()" />
+            </testsuite></testsuites>
+            """
+        let path = try write(xml)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let cases = JUnitOutcomes.parse(path: path, module: "Conformance")
+        #expect(cases.count == 2)
+        #expect(cases["Layout.size"]?.status == .passed && cases["Layout.size"]?.durationMs == 3)
+        #expect(cases["Layout.magic"]?.status == .failed && cases["Layout.magic"]?.message == "case failed")
+        #expect(cases["Only.unit"] == nil)
+        // Without a module every test counts, and the unit failure comes first under the same id.
+        let all = JUnitOutcomes.parse(path: path)
+        #expect(all["Layout.size"]?.status == .failed && all["Only.unit"]?.status == .passed)
+    }
+
+    /// Writes `xml` to a new temporary file and returns its path.
+    func write(_ xml: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("junit-\(UUID().uuidString).xml").path
+        try xml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 }
