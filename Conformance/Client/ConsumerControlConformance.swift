@@ -1,13 +1,15 @@
 import Aeron
+import Agents
 import ConformanceSupport
 import DriverClient
 import Foundation
 import SBE
-import TensorPoolClient
 import TensorPoolSHM
 import TensorPoolWire
 import TestProcesses
 import Testing
+
+@testable import TensorPoolClient
 
 /// A producer, a consumer and raw Aeron endpoints on the pair's control and descriptor streams, for inspecting and
 /// injecting wire messages.
@@ -53,26 +55,19 @@ final class ControlScene {
         return options
     }
 
-    /// Pumps both clients and polls the consumer into `handler` until `condition` holds or 5 s pass.
+    /// Pumps both clients and polls the consumer into `handler` until `condition` holds; false if the hang guard ran
+    /// out first.
     @discardableResult
-    func pump<H: FrameHandling>(_ handler: inout H, seconds: Double = 5, until condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() {
-            if Date() > deadline { return false }
-            consumerSide.doWork()
-            producerSide.doWork()
-            _ = consumer.poll(into: &handler)
-            usleep(100)
-        }
-        return true
+    func pump<H: FrameHandling>(_ handler: inout H, until condition: () -> Bool) -> Bool {
+        pump(&handler) { (_: H) in condition() }
     }
 
-    /// Pumps until `check` holds for the handler, or 5 s pass.
+    /// Pumps until `check` holds for the handler; false if the hang guard ran out first.
     @discardableResult
-    func pump<H: FrameHandling>(_ handler: inout H, seconds: Double = 5, check: (H) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
+    func pump<H: FrameHandling>(_ handler: inout H, check: (H) -> Bool) -> Bool {
+        let deadline = hangGuardDeadline()
         while !check(handler) {
-            if Date() > deadline { return false }
+            if ContinuousClock.now > deadline { return false }
             consumerSide.doWork()
             producerSide.doWork()
             _ = consumer.poll(into: &handler)
@@ -81,20 +76,30 @@ final class ControlScene {
         return true
     }
 
-    /// Publishes `count` pattern frames one at a time, pumping 5 ms after each (the test ring has 8 slots).
+    /// Pumps for `duration` of real time: only where time itself has to pass (a rate cap's period, a throttle's
+    /// interval), never to let something happen.
+    func pump<H: FrameHandling>(_ handler: inout H, for duration: Duration) {
+        let end = ContinuousClock.now + duration
+        repeat {
+            consumerSide.doWork()
+            producerSide.doWork()
+            _ = consumer.poll(into: &handler)
+            usleep(100)
+        } while ContinuousClock.now < end
+    }
+
+    /// Publishes `count` pattern frames one at a time (the test ring has 8 slots); after each, pumps until
+    /// `settled(handler, published so far)` holds, i.e. the consumer dealt with what was sent to it.
     @discardableResult
-    func publishPaced<H: FrameHandling>(_ handler: inout H, count: Int, length: Int = 100) throws -> [PublishOutcome] {
+    func publishPaced<H: FrameHandling>(
+        _ handler: inout H, count: Int, length: Int = 100, settled: (H, Int) -> Bool
+    ) throws -> [PublishOutcome] {
         var outcomes: [PublishOutcome] = []
-        for _ in 0..<count {
+        for index in 0..<count {
             outcomes += try publishPattern(producer, count: 1, length: length)
-            pump(&handler, milliseconds: 5)
+            pump(&handler) { (current: H) in settled(current, index + 1) }
         }
         return outcomes
-    }
-
-    /// Pumps for a while without a condition.
-    func pump<H: FrameHandling>(_ handler: inout H, milliseconds: Int) {
-        _ = pump(&handler, seconds: Double(milliseconds) / 1000) { false }
     }
 
     /// Waits until the consumer mapped the producer's epoch and the producer heard its hello.
@@ -105,19 +110,21 @@ final class ControlScene {
         try #require(ready)
     }
 
-    /// Sends a wire message built by `encode` on the control stream.
-    func inject(_ encode: (UnsafeMutableRawBufferPointer) throws -> Int) throws {
+    /// Sends a wire message built by `encode` on the control stream; returns the stream position after it (see
+    /// ``hasRead(_:sessionId:upTo:)``).
+    @discardableResult
+    func inject(_ encode: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int64 {
         var bytes = [UInt8](repeating: 0, count: 512)
-        try bytes.withUnsafeMutableBytes { buffer in
+        return try bytes.withUnsafeMutableBytes { buffer in
             let length = try encode(buffer)
+            let deadline = hangGuardDeadline()
             var result = rawControl.offer(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
-            var attempts = 0
-            while !result.isSuccess && attempts < 10_000 {
-                attempts += 1
+            while !result.isSuccess && ContinuousClock.now < deadline {
                 usleep(100)
                 result = rawControl.offer(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
             }
-            try #require(result.isSuccess)
+            let position: Int64? = if case .success(let end) = result { end } else { nil }
+            return try #require(position, "not sent: \(result)")
         }
     }
 
@@ -142,19 +149,7 @@ final class ControlScene {
     func configs(
         for consumerId: UInt32
     ) -> [(descriptorChannel: String, descriptorStreamId: UInt32, mode: WireSchema.Mode)] {
-        var found: [(String, UInt32, WireSchema.Mode)] = []
-        while rawControlTap.poll(
-            fragmentLimit: 64,
-            { buffer, _ in
-                guard let header = try? MessageHeader(decoding: buffer, at: 0), header.schemaId == WireSchema.id,
-                    header.templateId == WireSchema.ConsumerConfigDecoder.templateId,
-                    let config = try? WireSchema.ConsumerConfigDecoder(decodingHeaderOf: buffer),
-                    config.consumerId == consumerId
-                else { return }
-                found.append((config.descriptorChannelString, config.descriptorStreamId, config.mode))
-            }) > 0
-        {}
-        return found
+        allConfigs()[consumerId] ?? []
     }
 }
 
@@ -266,9 +261,10 @@ struct ConsumerControlConformance {
         scene.rawDescriptorTap.close()
         let probe = try scene.raw.addPublication(
             channel: scene.pair.context.descriptorChannel, streamId: scene.pair.context.descriptorStreamId)
-        #expect(scene.pump(&handler, seconds: 2) { !probe.isConnected })
-        try scene.publishPaced(&handler, count: 20, length: 300)
-        #expect(scene.pump(&handler) { $0.seqs.count == 20 })
+        #expect(scene.pump(&handler) { !probe.isConnected })
+        try scene.publishPaced(&handler, count: 20, length: 300) { current, published in
+            current.seqs.count == published
+        }
         #expect(handler.seqs == Array(0..<20))
         #expect(scene.producer.consumers[scene.consumer.consumerId]?.descriptorsSent == 20)
     }
@@ -292,11 +288,33 @@ struct ConsumerControlConformance {
             })
         #expect(scene.consumer.configuration?.mode == .rateLimited)
         #expect(scene.producer.consumers[scene.consumer.consumerId]?.grantedMode == .rateLimited)
-        try scene.publishPaced(&handler, count: 10)  // 10 frames in about 50 ms: one passes the cap
-        scene.pump(&handler, milliseconds: 600)
-        try scene.publishPaced(&handler, count: 10)  // 600 ms later: one more
-        scene.pump(&handler, milliseconds: 50)
-        #expect(handler.seqs == [0, 10])
+        // The producer sends this consumer the first frame, then at most one per 500 ms of its clock. Each batch of
+        // 10 is published one frame at a time, each sent frame read before the next is published.
+        let id = scene.consumer.consumerId
+        func sent() -> Int { Int(scene.producer.consumers[id]?.descriptorsSent ?? 0) }
+        /// Publishes a batch; returns how long it took (monotonic ns) and when its last sent frame went out.
+        func batch() throws -> (span: UInt64, lastSentNs: UInt64) {
+            let start = UInt64(MonotonicClock.now())
+            var lastSent = start
+            for _ in 0..<10 {
+                let before = sent()
+                _ = try publishPattern(scene.producer, count: 1, length: 100)
+                if sent() > before { lastSent = UInt64(MonotonicClock.now()) }
+                scene.pump(&handler) { (current: RecordingHandler) in current.seqs.count == sent() }
+            }
+            return (UInt64(MonotonicClock.now()) - start, lastSent)
+        }
+        let first = try batch()
+        let firstCount = handler.seqs.count
+        #expect(handler.seqs.first == 0 && firstCount <= Int(first.span / 500_000_000) + 1, "\(handler.seqs)")
+        // A full period after the last descriptor sent, the next frame passes the cap again.
+        while UInt64(MonotonicClock.now()) - first.lastSentNs < 600_000_000 {
+            scene.pump(&handler, for: .milliseconds(10))
+        }
+        let second = try batch()
+        #expect(handler.seqs.dropFirst(firstCount).first == 10, "\(handler.seqs)")
+        #expect(handler.seqs.count - firstCount <= Int(second.span / 500_000_000) + 1, "\(handler.seqs)")
+        #expect(handler.seqs.count == sent(), "every descriptor sent was read")
         #expect(scene.consumer.rateLimited == 0)  // the producer capped; the consumer did not gate
     }
 
@@ -320,12 +338,17 @@ struct ConsumerControlConformance {
         let config = try #require(scene.consumer.configuration)
         #expect(config.mode == .stream && config.descriptorStream == nil && scene.consumer.descriptorStream == nil)
         #expect(scene.configs(for: scene.consumer.consumerId).contains { $0.0 == "" && $0.1 == 0 && $0.2 == .stream })
-        // Every descriptor goes out on the shared stream (max_rate_hz is ignored there); the consumer lets one
-        // through per second, gated on the descriptors' publish timestamps (slot timestamps are 1000 + seq).
-        let outcomes = try scene.publishPaced(&handler, count: 10)
+        // Every descriptor goes out on the shared stream (max_rate_hz is ignored there); the consumer lets the first
+        // through, then at most one per second, gated on the descriptors' publish timestamps (slot timestamps are
+        // 1000 + seq).
+        let start = UInt64(MonotonicClock.now())
+        let outcomes = try scene.publishPaced(&handler, count: 10) { current, published in
+            current.seqs.count + Int(scene.consumer.rateLimited) == published
+        }
+        let span = UInt64(MonotonicClock.now()) - start
         #expect(outcomes.allSatisfy { if case .published = $0 { true } else { false } })
-        #expect(scene.pump(&handler) { scene.consumer.rateLimited == 9 })
-        #expect(handler.seqs == [0])
+        #expect(handler.seqs.first == 0 && handler.seqs.count <= Int(span / 1_000_000_000) + 1, "\(handler.seqs)")
+        #expect(handler.seqs.count + Int(scene.consumer.rateLimited) == 10, "every frame passed or was gated")
     }
 
     @Test(
@@ -367,8 +390,13 @@ struct ConsumerControlConformance {
             }
         }
         #expect(scene.pump(&handler) { cases.allSatisfy { scene.producer.consumers[$0.0] != nil } })
-        scene.pump(&handler, milliseconds: 50)
-        let all = scene.allConfigs()
+        // The answers, as the control stream carries them to anyone.
+        var all: [UInt32: [(descriptorChannel: String, descriptorStreamId: UInt32, mode: WireSchema.Mode)]] = [:]
+        let answered = scene.pump(&handler) {
+            all.merge(scene.allConfigs()) { $0 + $1 }
+            return cases.allSatisfy { $0.0 == 502 || all[$0.0] != nil }
+        }
+        #expect(answered, "answers to \(all.keys.sorted())")
         for (id, _, _, _, _, _) in cases where id != 502 {
             let replies = all[id] ?? []
             #expect(!replies.isEmpty && replies.allSatisfy { $0.0 == "" && $0.1 == 0 }, "consumer \(id)")
@@ -381,9 +409,13 @@ struct ConsumerControlConformance {
         "per-consumer streams close when the consumer goes stale (3–5 intervals without hello or QoS) or disconnects",
         .verifies("WIRE-5-004", "WIRE-5-005", "WIRE-10.1.3-008"))
     func staleConsumers() throws {
+        // Liveness timed by the producer's clock, driven below through its own check (the one its duty cycle runs
+        // with the monotonic clock) at chosen times; on the real clock the stale period is out of the case's reach.
+        let interval: UInt64 = 10_000_000_000
         var producerOptions = ControlScene.openProducer()
-        producerOptions.consumerLivenessIntervalNs = 100_000_000
+        producerOptions.consumerLivenessIntervalNs = interval
         producerOptions.staleIntervals = 3
+        let staleAfter = 3 * interval
         var options = ConsumerOptions()
         options.helloIntervalNs = 0  // one hello at attach, then silence
         options.descriptorStream = StreamEndpoint(
@@ -392,27 +424,32 @@ struct ConsumerControlConformance {
         var handler = RecordingHandler()
         try scene.settle(&handler)
         let id = scene.consumer.consumerId
-        #expect(scene.producer.consumers[id]?.descriptorStream != nil)
-        // QoS-style liveness keeps it: 500 ms of notes every 50 ms, well past 3 intervals.
-        for _ in 0..<10 {
-            scene.producer.noteConsumerAlive(id)
-            scene.pump(&handler, milliseconds: 50)
-        }
+        #expect(scene.pump(&handler) { scene.producer.consumers[id]?.descriptorStreamConnected == true })
+        let link = try #require(scene.producer.links[id])
+        // Three intervals after it was last heard from it is still there; a nanosecond more and it is stale.
+        let heard = link.lastSeenNs
+        #expect(scene.producer.expireConsumers(now: heard + staleAfter) == 0)
         #expect(scene.producer.consumers[id] != nil && scene.producer.consumersExpired == 0)
-        // Silence: still there after 2 intervals, gone after 3 (checked within 5 s).
-        scene.pump(&handler, milliseconds: 200)
-        #expect(scene.producer.consumers[id] != nil)
-        #expect(scene.pump(&handler) { scene.producer.consumers[id] == nil })
-        #expect(scene.producer.consumersExpired == 1)
-        // An explicit disconnect: the withdrawing hello at close releases the per-consumer stream at once.
-        var again = ConsumerOptions()
-        again.descriptorStream = StreamEndpoint(
+        // QoS-style liveness keeps it: heard from again, the deadline moves.
+        scene.producer.noteConsumerAlive(id)
+        #expect(link.lastSeenNs > heard)
+        #expect(scene.producer.expireConsumers(now: heard + staleAfter + 1) == 0 && scene.producer.consumers[id] != nil)
+        // Silence since: stale one nanosecond past three intervals, its per-consumer stream closed.
+        let again = link.lastSeenNs
+        #expect(scene.producer.expireConsumers(now: again + staleAfter) == 0)
+        #expect(scene.producer.expireConsumers(now: again + staleAfter + 1) == 1)
+        #expect(scene.producer.consumers[id] == nil && scene.producer.consumersExpired == 1)
+        #expect(link.descriptor == nil)
+        // An explicit disconnect: the withdrawing hello at close releases the per-consumer stream at once (the stale
+        // period is far off: nothing expires meanwhile).
+        var another = ConsumerOptions()
+        another.descriptorStream = StreamEndpoint(
             channel: "aeron:ipc", streamId: UInt32(TestMediaDriver.uniqueStreamId()))
-        let second = try scene.consumerSide.attachConsumer(streamId: 10_000, options: again)
+        let second = try scene.consumerSide.attachConsumer(streamId: 10_000, options: another)
         #expect(scene.pump(&handler) { scene.producer.consumers[second.consumerId]?.descriptorStream != nil })
         second.close()
-        #expect(
-            scene.pump(&handler, seconds: 1) { scene.producer.consumers[second.consumerId]?.descriptorStream == nil })
+        #expect(scene.pump(&handler) { scene.producer.consumers[second.consumerId]?.descriptorStream == nil })
+        #expect(scene.producer.consumersExpired == 1)
     }
 
     @Test(
@@ -431,8 +468,10 @@ struct ConsumerControlConformance {
             guard let header = try? MessageHeader(decoding: buffer, at: 0) else { return false }
             return header.schemaId == WireSchema.id && header.templateId == WireSchema.ShmPoolAnnounceDecoder.templateId
         }
-        for _ in 0..<10 {
-            try scene.publishPaced(&handler, count: 5)
+        // Frames flow while the driver announces (every 100 ms): watched until three of its announces went by.
+        let deadline = hangGuardDeadline()
+        while announces < 3 && ContinuousClock.now < deadline {
+            _ = try publishPattern(scene.producer, count: 5, length: 100)
             _ = announceTap.poll(fragmentLimit: 64) { buffer, header in
                 if isAnnounce(buffer) {
                     announces += 1
@@ -445,9 +484,9 @@ struct ConsumerControlConformance {
             _ = scene.rawDescriptorTap.poll(fragmentLimit: 256) { buffer, _ in
                 if isAnnounce(buffer) { announcesElsewhere += 1 }
             }
-            scene.pump(&handler, milliseconds: 30)
+            scene.pump(&handler, for: .milliseconds(10))
         }
-        #expect(announces >= 3 && announceSessions.count == 1)  // the driver's (100 ms period) and nobody else's
+        #expect(announces >= 3 && announceSessions.count == 1)  // the driver's and nobody else's
         #expect(announcesElsewhere == 0)
     }
 
@@ -465,7 +504,7 @@ struct ConsumerControlConformance {
         let consumerSide = try pair.client()
         let consumer = try consumerSide.attachConsumer(streamId: 10_000)
         var handler = CheckingHandler()
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = hangGuardDeadline()
         while !producer.hasSubscribers && ContinuousClock.now < deadline {
             producerSide.doWork()
             consumerSide.doWork()
@@ -476,7 +515,7 @@ struct ConsumerControlConformance {
         producer.abort(aborted)
         #expect(producer.sequence == 3 && producer.claimsAborted == 1)
         _ = try publishPattern(producer, count: 2, length: 100)
-        while handler.seqs.count < 2 && ContinuousClock.now < deadline + .seconds(5) {
+        while handler.seqs.count < 2 && ContinuousClock.now < deadline {
             producerSide.doWork()
             consumerSide.doWork()
             _ = consumer.poll(into: &handler)

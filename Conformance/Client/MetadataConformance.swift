@@ -35,8 +35,8 @@ struct MetadataConformance {
         let producer = try producerSide.attachProducer(streamId: 10_000)
         let consumer = try consumerSide.attachConsumer(streamId: 10_000)
         var handler = VersionHandler()
+        let deadline = hangGuardDeadline()
         func pumpAll(until condition: () -> Bool) {
-            let deadline = ContinuousClock.now + .seconds(5)
             while !condition() && ContinuousClock.now < deadline {
                 producerSide.doWork()
                 consumerSide.doWork()

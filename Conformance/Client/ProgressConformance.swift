@@ -2,11 +2,12 @@ import Aeron
 import ConformanceSupport
 import Foundation
 import SBE
-import TensorPoolClient
 import TensorPoolSHM
 import TensorPoolWire
 import TestProcesses
 import Testing
+
+@testable import TensorPoolClient
 
 /// A 64 × 256 uint8 row-major frame (16 KiB, contiguous).
 let progressTensor = try! TensorDescriptor(dtype: .uint8, shape: [64, 256])
@@ -98,7 +99,9 @@ struct ProgressConformance {
                 if scene.producer.reportProgress(claim, bytesFilled: (row + 1) * 256) { sentNow += 1 }
                 #expect(scene.producer.reportProgress(claim, bytesFilled: row * 256) == false)  // backwards: ignored
                 if row % 8 == 7 {
-                    scene.pump(&handler, milliseconds: 2)  // time passes; a held-back report goes out from doWork
+                    // Time passes (the 1 ms interval: the report due at row 15 is not held back by it; one held back
+                    // goes out from doWork).
+                    scene.pump(&handler, for: .milliseconds(2))
                     _ = bystander.poll(into: &bystanderHandler)
                 }
             }
@@ -106,10 +109,11 @@ struct ProgressConformance {
             _ = try scene.producer.commit(claim, tensor: progressTensor, timestampNs: claim.seq + 1_000)
             #expect(scene.pump(&handler) { $0.progress.last?.state == .complete && $0.seqs.count == frame + 1 })
         }
-        for _ in 0..<20 {
-            scene.pump(&handler, milliseconds: 1)
-            _ = bystander.poll(into: &bystanderHandler)
-        }
+        #expect(
+            scene.pump(&handler) {
+                _ = bystander.poll(into: &bystanderHandler)
+                return bystanderHandler.seqs.count == 2
+            })
         for seq in UInt64(0)..<2 {
             let hints = handler.progress.filter { $0.seq == seq }
             #expect(hints.first?.state == .started && hints.first?.bytes == 0)
@@ -142,9 +146,15 @@ struct ProgressConformance {
         let epoch = scene.producer.epoch
         try scene.inject { try encodeProgress($0, epoch: epoch, seq: claim.seq, bytes: 9_000, state: .progress) }
         try scene.inject { try encodeProgress($0, epoch: epoch, seq: claim.seq, bytes: 20_000, state: .progress) }
-        try scene.inject { try encodeProgress($0, epoch: epoch, seq: claim.seq, bytes: 4_000, state: .progress) }
-        #expect(scene.pump(&handler) { $0.progress.contains { $0.bytes == 9_000 } })
-        scene.pump(&handler, milliseconds: 20)
+        let end = try scene.inject {
+            try encodeProgress($0, epoch: epoch, seq: claim.seq, bytes: 4_000, state: .progress)
+        }
+        // Until the consumer has read all three (the shared control stream up to the last one).
+        #expect(
+            scene.pump(&handler) {
+                hasRead(scene.consumer.control, sessionId: scene.rawControl.sessionId, upTo: end)
+            })
+        #expect(handler.progress.contains { $0.bytes == 9_000 })
         #expect(!handler.progress.contains { $0.bytes == 20_000 })  // beyond values_len_bytes: not interpreted
         _ = try scene.producer.commit(claim, tensor: progressTensor, timestampNs: 5)
         _ = try publishPattern(scene.producer, count: 1, length: 100)
@@ -164,11 +174,19 @@ struct ProgressConformance {
         let tap = try scene.raw.addSubscription(channel: endpoint.channel, streamId: Int32(endpoint.streamId))
         var handler = RecordingHandler()
         try scene.settle(&handler)
-        #expect(scene.pump(&handler) { scene.consumer.controlStream == endpoint })
+        // The consumer reads the granted stream, and the producer's publication of it is added (progress sent before
+        // that reaches nobody).
+        #expect(
+            scene.pump(&handler) {
+                scene.consumer.controlStream == endpoint
+                    && scene.producer.links[scene.consumer.consumerId]?.control?.publication != nil
+            })
         #expect(scene.consumer.configuration?.controlStream == endpoint)
         #expect(scene.producer.consumers[scene.consumer.consumerId]?.controlStream == endpoint)
         _ = scene.allConfigs()
-        try scene.publishPaced(&handler, count: 2, length: 100)
+        try scene.publishPaced(&handler, count: 2, length: 100) { current, published in
+            current.seqs.count == published
+        }
         let claim = try scene.producer.tryClaim(length: 16_384)
         try scene.producer.beginProgress(claim, tensor: progressTensor, timestampNs: 9)
         _ = try scene.producer.commit(claim, tensor: progressTensor, timestampNs: 9)
@@ -176,18 +194,28 @@ struct ProgressConformance {
             scene.pump(&handler) { $0.progress.filter { $0.seq == claim.seq }.map(\.state) == [.started, .complete] })
         // Exactly one STARTED and one COMPLETE reached the consumer (the shared stream carried none for it).
         var templates: [UInt16] = []
-        _ = tap.poll(fragmentLimit: 64) { buffer, _ in
-            if let header = try? MessageHeader(decoding: buffer, at: 0) { templates.append(header.templateId) }
-        }
-        #expect(!templates.isEmpty && templates.allSatisfy { $0 == WireSchema.FrameProgressDecoder.templateId })
+        #expect(
+            scene.pump(&handler) {
+                _ = tap.poll(fragmentLimit: 64) { buffer, _ in
+                    if let header = try? MessageHeader(decoding: buffer, at: 0) { templates.append(header.templateId) }
+                }
+                return templates.count >= 2
+            })
+        #expect(templates.allSatisfy { $0 == WireSchema.FrameProgressDecoder.templateId }, "\(templates)")
+        // Everything on the shared control stream up to now, read by the raw tap: no progress among it.
+        let sharedEnd = try #require(scene.rawControl.position)
         var sharedProgress = 0
-        _ = scene.rawControlTap.poll(fragmentLimit: 256) { buffer, _ in
-            if let header = try? MessageHeader(decoding: buffer, at: 0), header.schemaId == WireSchema.id,
-                header.templateId == WireSchema.FrameProgressDecoder.templateId
-            {
-                sharedProgress += 1
-            }
-        }
+        #expect(
+            scene.pump(&handler) {
+                _ = scene.rawControlTap.poll(fragmentLimit: 256) { buffer, _ in
+                    if let header = try? MessageHeader(decoding: buffer, at: 0), header.schemaId == WireSchema.id,
+                        header.templateId == WireSchema.FrameProgressDecoder.templateId
+                    {
+                        sharedProgress += 1
+                    }
+                }
+                return hasRead(scene.rawControlTap, sessionId: scene.rawControl.sessionId, upTo: sharedEnd)
+            })
         #expect(sharedProgress == 0)
         // The shared control stream is still read: a configuration there still reaches the consumer.
         let id = scene.consumer.consumerId

@@ -2,14 +2,17 @@ import Aeron
 import Agents
 import ConformanceSupport
 import Foundation
-import TensorPoolClient
 import TensorPoolSHM
 import TensorPoolSupervisor
 import TensorPoolWire
 import TestProcesses
 import Testing
 
-/// A ``ControlScene`` watched by a supervisor: QoS every 50 ms, hellos every 100 ms, liveness checked against 100 ms.
+@testable import TensorPoolClient
+
+/// A ``ControlScene`` watched by a supervisor: QoS every 50 ms, hellos every 100 ms, directives repeated at most every
+/// 100 ms; liveness in seconds (the supervisor drops a member after 3 s unheard, the producer a consumer after 5 s), so
+/// that a stalled test process loses nobody.
 final class SupervisedScene {
     let scene: ControlScene
     let supervisor: Supervisor
@@ -19,12 +22,12 @@ final class SupervisedScene {
         var consumerOptions = consumer
         consumerOptions.helloIntervalNs = 100_000_000
         var producerOptions = producer ?? ControlScene.openProducer()
-        producerOptions.consumerLivenessIntervalNs = 100_000_000
+        producerOptions.consumerLivenessIntervalNs = 1_000_000_000
         var options = SupervisorOptions()
-        options.livenessIntervalNs = 100_000_000
+        options.livenessIntervalNs = 1_000_000_000
         options.enforceIntervalNs = 100_000_000
-        // The supervisor's Aeron endpoints are added before the clients attach: adding them takes longer than the
-        // harness's 300 ms lease expiry under load, and nothing pumps the clients meanwhile.
+        // The supervisor's Aeron endpoints are added before the clients attach, so that nothing has to keep their
+        // leases alive meanwhile.
         var made: Result<Supervisor, any Error>?
         scene = try ControlScene(consumer: consumerOptions, producer: producerOptions) { pair in
             pair.qosInterval(50_000_000)
@@ -41,19 +44,19 @@ final class SupervisedScene {
     var consumer: Consumer { scene.consumer }
     var producer: Producer { scene.producer }
 
-    /// Pumps the clients and the supervisor until `condition` holds or `seconds` pass.
+    /// Pumps the clients and the supervisor until `condition` holds; false if the hang guard ran out first.
     @discardableResult
-    func pump<H: FrameHandling>(_ handler: inout H, seconds: Double = 5, until condition: () -> Bool) -> Bool {
-        scene.pump(&handler, seconds: seconds) {
+    func pump<H: FrameHandling>(_ handler: inout H, until condition: () -> Bool) -> Bool {
+        scene.pump(&handler) {
             _ = try? supervisor.doWork()
             return condition()
         }
     }
 
-    /// Pumps the clients and the supervisor until `check` holds for the handler or `seconds` pass.
+    /// Pumps the clients and the supervisor until `check` holds for the handler; false if the hang guard ran out first.
     @discardableResult
-    func pump<H: FrameHandling>(_ handler: inout H, seconds: Double = 5, check: (H) -> Bool) -> Bool {
-        scene.pump(&handler, seconds: seconds) { (handler: H) in
+    func pump<H: FrameHandling>(_ handler: inout H, check: (H) -> Bool) -> Bool {
+        scene.pump(&handler) { (handler: H) in
             _ = try? supervisor.doWork()
             return check(handler)
         }
@@ -64,18 +67,24 @@ final class SupervisedScene {
         supervisor.snapshot().consumers.first { $0.streamId == 10_000 && $0.consumerId == consumer.consumerId }
     }
 
-    /// Publishes `count` frames 2 ms apart, each stamped with the monotonic time it was committed (what a rate gate
-    /// reads), pumping in between. Returns the span of the stamps in nanoseconds.
-    func publishTimed<H: FrameHandling>(_ handler: inout H, count: Int) throws -> UInt64 {
+    /// Publishes `count` frames at least 2 ms apart, each stamped with the monotonic time it was committed (what a
+    /// rate gate reads). After each, pumps until `settled(handler, frames published so far)` holds (the consumer dealt
+    /// with what was sent to it: the ring has 8 slots) and 2 ms passed. Returns the span of the stamps in nanoseconds.
+    func publishTimed<H: FrameHandling>(
+        _ handler: inout H, count: Int, settled: (H, Int) -> Bool
+    ) throws -> UInt64 {
         var first: UInt64?
         var last: UInt64 = 0
-        for _ in 0..<count {
+        for index in 0..<count {
             let claim = try producer.tryClaim(length: 100)
             claim.payload.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: claim.seq &* 31))
             last = UInt64(MonotonicClock.now())
             if first == nil { first = last }
             _ = try producer.commit(claim, tensor: try TensorDescriptor(dtype: .uint8, shape: [100]), timestampNs: last)
-            pump(&handler, seconds: 0.002) { false }
+            let stamp = last
+            pump(&handler) { (current: H) in
+                settled(current, index + 1) && UInt64(MonotonicClock.now()) - stamp >= 2_000_000
+            }
         }
         return last - (first ?? last)
     }
@@ -132,7 +141,8 @@ struct SupervisorConformance {
             watched.events.contains { event in
                 if case .metadata(let source) = event { source.attributes["serial"]?.text == "SN-42" } else { false }
             })
-        // Liveness: a consumer that closes goes stale (3 × 100 ms); a producer that closes is announced without.
+        // Liveness: a consumer that closes goes stale (3 × 1 s unheard: the one real-time expiry waited for here); a
+        // producer that closes is announced without.
         watched.consumer.close()
         #expect(
             watched.pump(&handler) {
@@ -181,19 +191,27 @@ struct SupervisorConformance {
                     false
                 }
             })
-        // 150 frames 2 ms apart: at most one per 50 ms of their stamps gets through, the rest are gated locally.
+        // 150 frames at least 2 ms apart (their stamps span 298 ms or more): at most one per 50 ms of their stamps
+        // gets through, so at least two; the rest are gated locally. Every frame is one or the other.
         handler.seqs.removeAll()
         let limitedBefore = watched.consumer.rateLimited
-        let span = try watched.publishTimed(&handler, count: 150)
-        watched.pump(&handler) { (seen: RecordingHandler) in
-            watched.consumer.rateLimited - limitedBefore + UInt64(seen.seqs.count) >= 150
+        let span = try watched.publishTimed(&handler, count: 150) { seen, published in
+            Int(watched.consumer.rateLimited - limitedBefore) + seen.seqs.count == published
         }
         let ceiling = Int(span / 50_000_000) + 1
         #expect(
             handler.seqs.count >= 2 && handler.seqs.count <= ceiling, "\(handler.seqs.count) of 150 over \(span) ns")
         #expect(Int(watched.consumer.rateLimited - limitedBefore) == 150 - handler.seqs.count)
-        // Still RATE_LIMITED after several hellos and QoS reports: nothing undoes the directive.
-        watched.pump(&handler, seconds: 0.5) { false }
+        // Still RATE_LIMITED after several hellos and QoS reports, and the producer's answers to those hellos: nothing
+        // undoes the directive.
+        let hellos = watched.consumer.hellosSent
+        let reports = watched.consumer.qosSent
+        let answers = watched.consumer.configsReceived
+        #expect(
+            watched.pump(&handler) {
+                watched.consumer.hellosSent >= hellos + 3 && watched.consumer.qosSent >= reports + 3
+                    && watched.consumer.configsReceived >= answers + 3
+            })
         #expect(watched.consumer.mode == .rateLimited && watched.consumer.modeChanges == 1)
         // An operator lifts it (outranking the policy): every frame again.
         watched.supervisor.direct(.stream, streamId: 10_000, consumerId: watched.consumer.consumerId)
@@ -201,9 +219,11 @@ struct SupervisorConformance {
             watched.pump(&handler) { watched.consumer.mode == .stream && watched.supervised?.reportedMode == .stream })
         #expect(watched.consumer.gateRateHz == 0)
         handler.seqs.removeAll()
-        _ = try watched.publishTimed(&handler, count: 20)
-        watched.pump(&handler) { (seen: RecordingHandler) in seen.seqs.count >= 20 }
-        #expect(handler.seqs.count == 20)
+        let limitedAfter = watched.consumer.rateLimited
+        _ = try watched.publishTimed(&handler, count: 20) { seen, published in
+            seen.seqs.count + Int(watched.consumer.rateLimited - limitedAfter) == published
+        }
+        #expect(handler.seqs.count == 20 && watched.consumer.rateLimited == limitedAfter)
     }
 
     @Test(
@@ -227,26 +247,36 @@ struct SupervisorConformance {
         #expect(watched.pump(&handler) { watched.supervised?.grantedDescriptorStream == endpoint })
         // 40 frames into the 8-slot ring while the consumer does not read: it loses most of them.
         _ = try publishPattern(watched.producer, count: 40, length: 100)
+        let id = watched.consumer.consumerId
         #expect(
             watched.pump(&handler) {
                 watched.consumer.mode == .rateLimited
-                    && watched.producer.consumers[watched.consumer.consumerId]?.grantedMode == .rateLimited
+                    && watched.producer.consumers[id]?.grantedMode == .rateLimited
+                    && watched.producer.consumers[id]?.maxRateHz == 20  // the consumer's hello with the rate in force
             })
         let throttled = try #require(watched.supervised)
         #expect(throttled.dropsLate > 0 && throttled.directive == .rateLimited)
         #expect(watched.consumer.descriptorStream == endpoint, "the supervisor's configuration kept the granted stream")
-        // The producer now sends this consumer at most one descriptor per 50 ms; nothing is gated locally.
+        // Whatever the burst left on the per-consumer stream is read first.
+        let perConsumer = try #require(watched.producer.links[id]?.descriptor?.publication)
+        let burstEnd = try #require(perConsumer.position)
+        #expect(
+            watched.pump(&handler) {
+                hasRead(watched.consumer.descriptors, sessionId: perConsumer.sessionId, upTo: burstEnd)
+            })
+        // The producer now sends this consumer at most one descriptor per 50 ms (150 frames at least 2 ms apart: at
+        // least two); each one sent is read, and nothing is gated locally.
         handler.seqs.removeAll()
-        let sentBefore = watched.producer.consumers[watched.consumer.consumerId]?.descriptorsSent ?? 0
-        let started = ContinuousClock.now
+        func sent() -> UInt64 { watched.producer.consumers[id]?.descriptorsSent ?? 0 }
+        let sentBefore = sent()
+        let started = UInt64(MonotonicClock.now())
         let limitedBefore = watched.consumer.rateLimited
-        _ = try watched.publishTimed(&handler, count: 150)
-        watched.pump(&handler, seconds: 0.1) { false }
-        let elapsed = ContinuousClock.now - started
-        let sent = (watched.producer.consumers[watched.consumer.consumerId]?.descriptorsSent ?? 0) - sentBefore
-        let ceiling = UInt64(elapsed / .milliseconds(50)) + 1
-        #expect(sent >= 2 && sent <= ceiling, "\(sent) descriptors in \(elapsed)")
-        #expect(handler.seqs.count <= Int(sent) && watched.consumer.rateLimited == limitedBefore)
+        _ = try watched.publishTimed(&handler, count: 150) { seen, _ in seen.seqs.count == Int(sent() - sentBefore) }
+        let elapsed = UInt64(MonotonicClock.now()) - started
+        let sentNow = sent() - sentBefore
+        let ceiling = elapsed / 50_000_000 + 1
+        #expect(sentNow >= 2 && sentNow <= ceiling, "\(sentNow) descriptors in \(elapsed) ns")
+        #expect(handler.seqs.count == Int(sentNow) && watched.consumer.rateLimited == limitedBefore)
     }
 
     @Test(
@@ -263,9 +293,14 @@ struct SupervisorConformance {
         let uri = "aeron:udp?endpoint=127.0.0.1:40999"
         watched.supervisor.direct(.fallback(uri), streamId: 10_000, consumerId: watched.consumer.consumerId)
         #expect(watched.pump(&handler) { watched.consumer.state == .fallback(.aeron(uri)) })
+        // Three hellos later, each answered by the producer, and the answers read by the consumer: still in FALLBACK.
         let answersBefore = watched.producer.configsSent
-        watched.pump(&handler, seconds: 0.6) { false }  // six hellos, each answered by the producer
-        #expect(watched.producer.configsSent > answersBefore)
+        let receivedBefore = watched.consumer.configsReceived
+        #expect(
+            watched.pump(&handler) {
+                watched.producer.configsSent >= answersBefore + 3
+                    && watched.consumer.configsReceived >= receivedBefore + 3
+            })
         #expect(watched.consumer.state == .fallback(.aeron(uri)))
         #expect(watched.producer.consumers[watched.consumer.consumerId]?.directive == .fallback(uri))
         watched.supervisor.direct(.stream, streamId: 10_000, consumerId: watched.consumer.consumerId)

@@ -60,9 +60,24 @@ struct ScriptedAttachResponse: Sendable {
     }
 }
 
+/// A monotonic clock the test moves by hand, for ``DriverClient/Options/monotonicClock``: an attach attempt times out
+/// when the test advances this clock past the attempt timeout, never because the machine was slow.
+final class ManualClientClock: Sendable {
+    let nanoseconds = Atomic<UInt64>(1_000_000_000)
+
+    func now() -> UInt64 { nanoseconds.load(ordering: .relaxed) }
+
+    func advance(ns: UInt64) { _ = nanoseconds.add(ns, ordering: .relaxed) }
+}
+
 /// A fake driver on a private control stream: a thread answers each attach request with whatever the script says.
+///
+/// Its clients run on a ``ManualClientClock`` with no backoff: a refused or failed attempt is retried at once, and an
+/// unanswered one times out only when the test advances ``clock``. So the number of attempts a case sees is decided
+/// by the script alone, however slowly the script's thread or the client runs.
 final class ScriptedDriver: @unchecked Sendable {
     let controlStream: Int32
+    let clock = ManualClientClock()
     let aeron: AeronClient
     let publication: Publication
     let subscription: Subscription
@@ -103,20 +118,64 @@ final class ScriptedDriver: @unchecked Sendable {
         }
     }
 
+    /// Offers `message` until it is sent, under the hang guard (a message never sent shows as a case that never
+    /// gets its answer).
     func send(_ message: [UInt8]) {
-        for _ in 0..<10_000 {
-            if case .success = message.withUnsafeBytes({ publication.offer($0) }) { return }
-            usleep(100)
+        _ = waitFor(timeout: TestTiming.hangGuard) {
+            if case .success = message.withUnsafeBytes({ publication.offer($0) }) { return true }
+            return false
         }
     }
 
+    /// The attempt timeout of ``client(clientId:)``: how far ``clock`` must move for an unanswered attempt to lapse.
+    static let attemptTimeoutNs: UInt64 = 300_000_000
+
+    /// A client on ``clock``, without backoff.
     func client(clientId: UInt32 = 0) throws -> DriverClient {
         var options = DriverClient.Options()
-        options.attemptTimeoutNs = 300_000_000
-        options.initialBackoffNs = 10_000_000
+        options.attemptTimeoutNs = Self.attemptTimeoutNs
+        options.initialBackoffNs = 0
+        let clock = self.clock
+        options.monotonicClock = { clock.now() }
         return try DriverClient(
             aeron: try TestMediaDriver.client(), controlChannel: "aeron:ipc", controlStreamId: controlStream,
             clientId: clientId, options: options)
+    }
+
+    /// Attaches `client` to stream 10000 as a consumer, polling the attempt until it ends; `afterPoll` runs after each
+    /// poll that did not end it (to move ``clock``). The client's own deadline is on ``clock`` and never passes: the
+    /// real-time hang guard is the only limit.
+    func attach(_ client: DriverClient, afterPoll: () -> Void = {}) throws -> LeaseGrant {
+        let attempt = client.beginAttach(streamId: 10_000, role: .consumer, timeout: .seconds(3_600))
+        let deadline = ContinuousClock.now + TestTiming.hangGuard
+        while ContinuousClock.now < deadline {
+            if let grant = try attempt.poll() { return grant }
+            afterPoll()
+            usleep(100)
+        }
+        attempt.cancel()
+        throw DriverClientError.timeout(attempts: attempt.attempts)
+    }
+
+    /// A message of the driver schema with a template id the driver never sends: the client counts it as
+    /// ``DriverProtocolError/unexpectedTemplate(_:)`` 9. Sent after the messages a case is about, it tells the case
+    /// that the client has handled all of them (one publication: the client sees messages in order).
+    static let marker: [UInt8] = {
+        var bytes = ScriptedAttachResponse(correlationId: 0).encoded()
+        bytes[2] = 9
+        return bytes
+    }()
+
+    /// Runs `client`'s duty cycle until it has handled ``marker``; returns the events it reported meanwhile.
+    static func drainUntilMarker(_ client: DriverClient) -> [DriverClientEvent] {
+        var events: [DriverClientEvent] = []
+        let handled = waitFor(timeout: TestTiming.hangGuard) {
+            client.doWork()
+            events += client.drainEvents()
+            return client.protocolErrors.contains(.unexpectedTemplate(9))
+        }
+        #expect(handled, "the client handled the end marker")
+        return events
     }
 
     deinit {
@@ -156,7 +215,7 @@ struct DriverClientConformance {
             return [response.encoded()]
         }
         let client = try driver.client()
-        let grant = try client.attach(streamId: 10_000, role: .consumer, timeout: .seconds(10))
+        let grant = try driver.attach(client)
         #expect(grant.leaseId == 2, "\(name): the corrupt grant was dropped and the attach retried")
         #expect(client.protocolErrors == [expected], "\(name)")
         #expect(client.leases.keys.sorted() == [2])
@@ -174,16 +233,14 @@ struct DriverClientConformance {
             ok.leaseId = 7
             var late = ScriptedAttachResponse(correlationId: request.correlationId, code: .rejected)
             late.leaseId = nil
-            return [stale.encoded(), ok.encoded(), late.encoded()]
+            return [stale.encoded(), ok.encoded(), late.encoded(), ScriptedDriver.marker]
         }
         let client = try driver.client()
-        let grant = try client.attach(streamId: 10_000, role: .consumer)
+        let grant = try driver.attach(client)
         #expect(grant.leaseId == 7)
-        for _ in 0..<50 {
-            client.doWork()
-            usleep(1_000)
-        }
-        #expect(client.leases.keys.sorted() == [7] && client.protocolErrors.isEmpty)
+        #expect(ScriptedDriver.drainUntilMarker(client).isEmpty)  // the late duplicate has been handled by now
+        #expect(client.leases.keys.sorted() == [7] && client.protocolErrors == [.unexpectedTemplate(9)])
+        #expect(driver.seen.withLock { $0.count } == 1, "one attempt: the first answer was OK")
     }
 
     @Test(
@@ -195,12 +252,22 @@ struct DriverClientConformance {
         }
         let first = try driver.client(clientId: 11)
         let second = try driver.client(clientId: 12)
-        _ = try first.attach(streamId: 10_000, role: .consumer)  // attempt 0 unanswered, attempt 1 answered
-        _ = try second.attach(streamId: 10_000, role: .consumer)
+        // Each client's first attempt goes unanswered; once the driver has seen it, the clock moves past its timeout
+        // and the client retires it and asks again, with another id.
+        for (client, unanswered) in [(first, 0), (second, 2)] {
+            var lapsed = false
+            _ = try driver.attach(client) {
+                if !lapsed && driver.seen.withLock({ $0.count }) > unanswered {
+                    driver.clock.advance(ns: ScriptedDriver.attemptTimeoutNs + 1)
+                    lapsed = true
+                }
+            }
+        }
         let seen = driver.seen.withLock { $0 }
         let firstIds = seen.filter { $0.clientId == 11 }.map(\.correlationId)
         let secondIds = seen.filter { $0.clientId == 12 }.map(\.correlationId)
         #expect(firstIds.count == 2 && Set(firstIds).count == 2 && firstIds[1] > firstIds[0])
+        #expect(secondIds.count == 2 && Set(secondIds).count == 2 && secondIds[1] > secondIds[0])
         #expect(abs(Int128(firstIds[0]) - Int128(secondIds[0])) > 1_000, "two clients start far apart")
     }
 
@@ -218,15 +285,16 @@ struct DriverClientConformance {
             return [ScriptedAttachResponse(correlationId: request.correlationId).encoded()]
         }
         let client = try driver.client(clientId: 0)
-        let grant = try client.attach(streamId: 10_000, role: .consumer)
+        let grant = try driver.attach(client)
         let ids = driver.seen.withLock { $0.map(\.clientId) }
         #expect(ids.count == 2 && !ids.contains(0) && ids[0] != ids[1])
         #expect(grant.clientId == ids[1] && client.clientId == ids[1])
         // A fixed client id is kept, and the refusal is final.
         let fixed = try driver.client(clientId: 99)
         #expect(throws: DriverClientError.refused(code: .rejected, message: "client_id already attached")) {
-            _ = try ScriptedDriver.attachFirstRefused(fixed)
+            _ = try driver.attach(fixed)
         }
+        #expect(driver.seen.withLock { $0.count } == 3, "the refusal of a fixed id is final: no retry")
     }
 
     @Test(
@@ -247,8 +315,9 @@ struct DriverClientConformance {
             return [newer.encoded(), unknown, foreign, good.encoded()]
         }
         let client = try driver.client()
-        let grant = try client.attach(streamId: 10_000, role: .consumer)
+        let grant = try driver.attach(client)
         #expect(grant.leaseId == 51)
+        #expect(driver.seen.withLock { $0.count } == 1, "the bad answers before the good one cost no retry")
         #expect(client.protocolErrors == [.unsupportedVersion(2), .unexpectedTemplate(9)])
     }
 
@@ -276,28 +345,20 @@ struct DriverClientConformance {
             return [ok.encoded()]
         }
         let client = try driver.client()
-        let grant = try client.attach(streamId: 10_000, role: .consumer)
+        let grant = try driver.attach(client)
         var badRole = Self.revoked(lease: 8, role: .consumer, reason: 2)
         badRole[8 + 24] = 9  // role byte
         driver.send(Self.revoked(lease: 8, role: .consumer, reason: 9))
         driver.send(badRole)
         driver.send(Self.revoked(lease: 8, role: .consumer, reason: 2))
         driver.send(Self.revoked(lease: 8, role: .consumer, reason: 2))
-        var events: [DriverClientEvent] = []
-        for _ in 0..<200 {
-            client.doWork()
-            events += client.drainEvents()
-            usleep(1_000)
-        }
-        #expect(client.protocolErrors == [.unknownEnum("LeaseRevokeReason 9"), .unknownEnum("Role 9")])
+        driver.send(ScriptedDriver.marker)
+        let events = ScriptedDriver.drainUntilMarker(client)
+        #expect(
+            client.protocolErrors == [
+                .unknownEnum("LeaseRevokeReason 9"), .unknownEnum("Role 9"), .unexpectedTemplate(9),
+            ])
         #expect(events == [.leaseRevoked(grant, reason: .expired)], "handled once, the repeat found nothing")
         #expect(client.leases.isEmpty)
-    }
-}
-
-extension ScriptedDriver {
-    /// Attaches once with a client whose id is fixed; the script refuses attempt 0 for this test's driver.
-    static func attachFirstRefused(_ client: DriverClient) throws(DriverClientError) -> LeaseGrant {
-        try client.attach(streamId: 10_000, role: .consumer, timeout: .seconds(5))
     }
 }

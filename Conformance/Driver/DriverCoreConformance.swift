@@ -154,6 +154,43 @@ struct DriverCoreConformance {
     }
 
     @Test(
+        "a producer without keepalives keeps its lease to the end of the grace and loses it right after: revoked as expired, new epoch",
+        .verifies("DRV-4.4-005", "DRV-7-001", "DRV-7-002", "DRV-7-003", "DRV-4.9-007"))
+    func expiryAtTheGrace() throws {
+        // The timing half of the real-process crash case (DriverProcessConformance.producerCrash), on the manual
+        // clock: 100 ms keepalive interval x 3 intervals = a 300 ms grace.
+        let harness = try DriverHarness()
+        let consumer = try #require(harness.attach(client: 5, role: .consumer).leaseId)
+        let producer = harness.attach(client: 1, role: .producer)
+        let lease = try #require(producer.leaseId)
+        let epoch = try #require(producer.epoch)
+        harness.output.clear()
+        func revocations() -> [(UInt64, DriverSchema.LeaseRevokeReason)] {
+            harness.output.control.map(decodeDriverMessage).compactMap { message in
+                if case .revoked(let id, 10_000, _, _, let reason) = message { return (id, reason) }
+                return nil
+            }
+        }
+        // The producer crashed right after attaching; its consumer keeps sending keepalives.
+        for _ in 0..<3 {
+            harness.clock.advance(ms: 100)
+            harness.send(Requests.keepalive(lease: consumer, stream: 10_000, client: 5, role: .consumer))
+            harness.core.doWork()
+        }
+        #expect(harness.core.leases[lease] != nil, "alive at the last instant of its grace")
+        #expect(revocations().isEmpty && !harness.announces.contains { $0.epoch > epoch })
+        harness.clock.advance(ms: 1)
+        harness.core.doWork()
+        #expect(harness.core.leases[lease] == nil && harness.core.endedLeases[lease] == .expired)
+        #expect(revocations().map(\.0) == [lease] && revocations().map(\.1) == [.expired])
+        let fresh = try #require(harness.announces.last, "a fresh announce follows the expiry")
+        #expect(fresh.epoch > epoch && fresh.producerId == 0)
+        #expect(harness.core.leases[consumer] != nil, "the consumer's lease is untouched")
+        let next = harness.attach(client: 2, role: .producer)
+        #expect(next.code == .ok && next.epoch! > fresh.epoch, "the next producer gets a larger epoch still")
+    }
+
+    @Test(
         "detach needs lease, stream, client and role to match; a repeat changes nothing; consumers are revoked too",
         .verifies(
             "DRV-4.9-001", "DRV-4.9-002", "DRV-4.9-003", "DRV-4.9-004", "DRV-4.9-006", "DRV-4.9-008", "DRV-4.9-023"))

@@ -197,8 +197,14 @@ final class DriverHarness {
     let core: DriverCore
     let configuration: DriverConfiguration
 
+    /// The lease timings of the manual-clock harness: a 300 ms lease, which only `clock.advance` ever reaches.
+    static let manualClockLeasePolicies = "lease_keepalive_interval_ms = 100\nlease_expiry_grace_intervals = 3\n"
+
+    /// The harness configuration. `leasePolicies` defaults to the manual-clock timings; a driver on a real clock
+    /// passes ``TestTiming/leasePolicies`` so a descheduled test process keeps its leases.
     static func toml(
-        directory: String, extra: String = "", streams: String? = nil, driverExtra: String = "", shmExtra: String = ""
+        directory: String, extra: String = "", streams: String? = nil, driverExtra: String = "", shmExtra: String = "",
+        leasePolicies: String = manualClockLeasePolicies
     ) -> String {
         """
         [driver]
@@ -210,8 +216,7 @@ final class DriverHarness {
         \(shmExtra)
         [policies]
         announce_period_ms = 100
-        lease_keepalive_interval_ms = 100
-        lease_expiry_grace_intervals = 3
+        \(leasePolicies)
         prefault_shm = false
         shutdown_token = "secret"
         shutdown_timeout_ms = 200

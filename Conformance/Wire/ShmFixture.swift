@@ -41,7 +41,10 @@ final class ShmFixture {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1e9) }
+    /// The fixtures' clock: one fixed instant (CLOCK_REALTIME ns, in 2027), not the machine's clock. Regions are
+    /// created with it as their activity timestamp and consumers check freshness at it or at explicit offsets from
+    /// it, so no freshness window can lapse because the machine was slow between creating and mapping.
+    static func now() -> UInt64 { 1_800_000_000_000_000_000 }
 
     /// The announce a producer would publish.
     var announce: RegionAnnounce { regions.announce }

@@ -117,16 +117,20 @@ public final class MediaDriver: @unchecked Sendable {
             self.directory = directory
         }
 
-        /// Settings that keep tests light on a small machine: shared threading with back-off, 4 MiB terms, and
-        /// short linger and liveness timeouts so closed streams disappear quickly.
+        /// Settings that keep tests light on a small machine: shared threading with back-off, 4 MiB terms, and a
+        /// short publication linger so closed streams disappear quickly.
+        ///
+        /// The network liveness timeouts stay at Aeron's defaults (image liveness 10 s, publication connection 5 s):
+        /// tests run on busy machines, and a driver descheduled for a second or two must not drop a live UDP image or
+        /// a publication's connection (IPC streams use neither timeout).
         public static func forTesting(directory: String? = nil) -> Configuration {
             var configuration = Configuration(directory: directory)
             configuration.termBufferLength = 4 << 20
             configuration.ipcTermBufferLength = 4 << 20
             configuration.termBufferSparseFile = true
             configuration.publicationLingerTimeout = .milliseconds(200)
-            configuration.imageLivenessTimeout = .seconds(2)
-            configuration.publicationConnectionTimeout = .seconds(2)
+            configuration.imageLivenessTimeout = .seconds(10)
+            configuration.publicationConnectionTimeout = .seconds(5)
             return configuration
         }
     }

@@ -39,7 +39,7 @@ struct Endpoint: ParsableArguments {
     @Option(help: "Stream to attach to.")
     var stream: UInt32 = 10_000
 
-    @Option(help: "Seconds to run.")
+    @Option(help: "Seconds to run at most; SIGINT or SIGTERM stops earlier, in order.")
     var seconds: Double = 3
 
     func connect() throws -> TensorPoolClient {
@@ -111,7 +111,14 @@ struct Produce: ParsableCommand {
     @Option(help: "Also send a meta blob of this many bytes (a deterministic pattern, with CRC32C) after attaching.")
     var metaBlobBytes: Int?
 
+    @Option(help: "Seconds to wait for a descriptor subscriber before publishing anyway.")
+    var subscriberWait: Double = 2
+
+    @Option(help: "Seconds to wait, before leaving, for a meta blob still in transfer.")
+    var blobDrain: Double = 60
+
     func run() throws {
+        ShutdownSignal.install()
         let client = try endpoint.connect()
         let producer = try client.attachProducer(streamId: endpoint.stream)
         producer.metadata.describe(name: "tp-client pattern", summary: "uint8 \(rows)x\(columns)")
@@ -123,8 +130,8 @@ struct Produce: ParsableCommand {
         let tensor = try TensorDescriptor(dtype: .uint8, shape: [rows, columns])
         print("producer attached: stream \(endpoint.stream) epoch \(producer.epoch) frame \(rows)x\(columns)")
         fflush(nil)
-        let connectBy = now() + 2  // give a waiting consumer's subscription time to connect
-        while !producer.hasSubscribers && now() < connectBy {
+        let connectBy = now() + subscriberWait  // give a waiting consumer's subscription time to connect
+        while !producer.hasSubscribers && now() < connectBy && !ShutdownSignal.isRequested {
             client.doWork()
             usleep(1_000)
         }
@@ -132,7 +139,7 @@ struct Produce: ParsableCommand {
         var lastReport = start
         var lastFrames: UInt64 = 0
         var next = start
-        while now() - start < endpoint.seconds && producer.isActive {
+        while now() - start < endpoint.seconds && producer.isActive && !ShutdownSignal.isRequested {
             client.doWork()
             if rate > 0 {
                 if now() < next { continue }
@@ -151,8 +158,8 @@ struct Produce: ParsableCommand {
                 lastFrames = producer.framesPublished
             }
         }
-        // A blob still in transfer is finished before leaving (at most 10 s).
-        let drainBy = now() + 10
+        // A blob still in transfer is finished before leaving (at most --blob-drain seconds).
+        let drainBy = now() + blobDrain
         while producer.metadata.blobsPending > 0 && producer.isActive && now() < drainBy { client.doWork() }
         print(
             "producer done: \(producer.framesPublished) frames published, \(producer.descriptorsNotSent) descriptors not sent (no subscriber or back pressure), \(producer.metadata.blobsSent) meta blobs sent"
@@ -197,6 +204,7 @@ struct Consume: ParsableCommand {
     }
 
     func run() throws {
+        ShutdownSignal.install()
         let client = try endpoint.connect()
         var options = ConsumerOptions()
         if maxRateHz > 0 {
@@ -229,9 +237,9 @@ struct Consume: ParsableCommand {
         let start = now()
         var lastReport = start
         var last = checker
-        while now() - start < endpoint.seconds && consumer.isActive {
+        while now() - start < endpoint.seconds && consumer.isActive && !ShutdownSignal.isRequested {
             client.doWork()
-            cache?.poll()
+            _ = cache?.poll()
             if consumer.poll(into: &checker, fragmentLimit: 64) == 0 { sched_yield() }
             let t = now()
             if t - lastReport >= 1 {
@@ -242,11 +250,16 @@ struct Consume: ParsableCommand {
                 print(
                     String(
                         format: "consumer: %.0f fps, %.1f MiB/s, drops gap %llu late %llu, corrupt %llu", frames, mib,
-                        counters.dropsGap, counters.dropsLate, checker.corrupt) + ", mode \(consumer.mode)\(gate)")
+                        counters.dropsGap, counters.dropsLate, checker.corrupt)
+                        + ", mode \(consumer.mode)\(gate), rate-limited \(consumer.rateLimited)")
                 fflush(nil)
                 lastReport = t
                 last = checker
             }
+        }
+        // Asked to stop: what is already in the logs is read first, so every descriptor sent is accounted for.
+        if ShutdownSignal.isRequested && consumer.isActive {
+            while consumer.poll(into: &checker, fragmentLimit: 64) + (cache?.poll() ?? 0) > 0 { client.doWork() }
         }
         let counters = consumer.counters
         let route =
@@ -255,6 +268,18 @@ struct Consume: ParsableCommand {
         print(
             "consumer done: \(checker.frames) frames checked, \(checker.corrupt) corrupt, drops gap \(counters.dropsGap) late \(counters.dropsLate), remaps \(consumer.remaps), rate-limited \(consumer.rateLimited), \(route), \(mode)"
         )
+        // Every descriptor of the stream read, once: handed to the checker (checked or found overwritten), dropped by
+        // the rate gate or as a progress regression after acceptance, or dropped before it (late, invalid, epoch).
+        let accepted = counters.framesAccepted
+        let seen =
+            accepted + (counters.dropsLate - counters.overwrittenAfterAccept) + counters.dropsInvalid
+            + counters.dropsEpoch
+        print(
+            "consumer accounting: seen=\(seen) accepted=\(accepted) checked=\(checker.frames) "
+                + "overwritten=\(checker.overwritten) rate_limited=\(consumer.rateLimited) "
+                + "progress_dropped=\(consumer.progressRegressions) late=\(counters.dropsLate) "
+                + "overwritten_after_accept=\(counters.overwrittenAfterAccept) invalid=\(counters.dropsInvalid) "
+                + "epoch=\(counters.dropsEpoch) gap=\(counters.dropsGap) corrupt=\(checker.corrupt)")
         consumer.close()
         cache?.close()
         if checker.corrupt > 0 { throw ExitCode(1) }

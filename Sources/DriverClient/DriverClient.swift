@@ -139,6 +139,10 @@ public final class DriverClient {
         public var initialBackoffNs: UInt64 = 50_000_000
         /// Largest backoff between attempts.
         public var maxBackoffNs: UInt64 = 1_000_000_000
+        /// The monotonic clock (ns) that times attempts, backoffs, attach and detach deadlines and keepalives: the
+        /// system's by default. A test may inject a clock it moves by hand, so that an attempt times out exactly when
+        /// the test says and never because the machine was slow. Called once per duty cycle; must not allocate.
+        public var monotonicClock: @Sendable () -> UInt64 = DriverClient.systemMonotonicNs
 
         /// The defaults.
         public init() {}
@@ -198,12 +202,16 @@ public final class DriverClient {
 
     static func randomClientId() -> UInt32 { UInt32.random(in: 1...UInt32.max) }
 
-    static func monotonicNs() -> UInt64 { UInt64(MonotonicClock.now()) }
+    /// The system's monotonic clock in ns, ``Options/monotonicClock``'s default.
+    @Sendable static func systemMonotonicNs() -> UInt64 { UInt64(MonotonicClock.now()) }
+
+    /// Now on ``Options/monotonicClock``.
+    func monotonicNs() -> UInt64 { options.monotonicClock() }
 
     static func realtimeNs() -> UInt64 { UInt64(EpochNanoClock.now()) }
 
     /// The monotonic time `timeout` from now.
-    static func deadline(after timeout: Duration) -> UInt64 {
+    func deadline(after timeout: Duration) -> UInt64 {
         let (seconds, attoseconds) = timeout.components
         return monotonicNs() &+ UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
     }
@@ -245,7 +253,7 @@ public final class DriverClient {
             desiredNodeId: desiredNodeId, expectedLayoutVersion: expectedLayoutVersion, timeout: timeout)
         while true {
             if let grant = try attempt.poll() { return grant }
-            let now = Self.monotonicNs()
+            let now = monotonicNs()
             if attempt.isBackingOff(now: now) {
                 usleep(useconds_t(min(attempt.nextAttemptNs &- now, 1_000_000) / 1_000))  // at most 1 ms, then poll
             } else {
@@ -267,7 +275,7 @@ public final class DriverClient {
             request: .init(
                 streamId: streamId, role: role, publishMode: publishMode, hugepages: hugepages,
                 desiredNodeId: desiredNodeId, expectedLayoutVersion: expectedLayoutVersion),
-            deadlineNs: Self.deadline(after: timeout))
+            deadlineNs: deadline(after: timeout))
     }
 
     /// Sends one attach request; returns its correlation id, or nil when it could not be sent.
@@ -304,8 +312,8 @@ public final class DriverClient {
         guard let correlation = sendDetach(leaseId: grant.leaseId, streamId: grant.streamId, role: grant.role) else {
             throw .notConnected
         }
-        let deadline = Self.deadline(after: timeout)
-        while Self.monotonicNs() < deadline {
+        let end = deadline(after: timeout)
+        while monotonicNs() < end {
             doWork()
             if case .answeredDetach(let code) = pending[correlation] {
                 pending[correlation] = nil
@@ -370,7 +378,7 @@ public final class DriverClient {
     public func doWork() -> Int {
         var handler = Handler(client: self)
         var work = subscription.poll(assembler: assembler, into: &handler, fragmentLimit: 16)
-        let now = Self.monotonicNs()
+        let now = monotonicNs()
         if !leases.isEmpty && now &- lastKeepaliveNs >= keepaliveIntervalNs {
             lastKeepaliveNs = now
             work += sendKeepalives()

@@ -51,7 +51,7 @@ public final class PendingAttach {
     public func poll() throws(DriverClientError) -> LeaseGrant? {
         if let result { return try result.get() }
         client.doWork()
-        step(now: DriverClient.monotonicNs())
+        step(now: client.monotonicNs())
         guard let result else { return nil }
         return try result.get()
     }

@@ -145,13 +145,28 @@ struct Attach: ParsableCommand {
     @Option(help: "Hold the lease this many seconds, then detach (default: until killed).")
     var seconds: Double?
 
+    /// The client's keepalive interval (`DriverClient.Options.keepaliveIntervalNs`), for tests that set it.
+    @Option(help: "Keepalive interval in ms (default: the client's, 1000).")
+    var keepaliveIntervalMs: UInt64?
+
+    /// How long one attach attempt waits for its answer (`DriverClient.Options.attemptTimeoutNs`).
+    @Option(help: "How long one attach attempt waits for the driver's answer, in ms (default: the client's, 1000).")
+    var attemptTimeoutMs: UInt64?
+
+    @Option(help: "Give up attaching after this many seconds.")
+    var attachTimeout: Double = 10
+
     func run() throws {
         let client = try AeronClient(context: AeronContext(directory: control.aeronDir))
+        var options = DriverClient.Options()
+        if let keepaliveIntervalMs { options.keepaliveIntervalNs = keepaliveIntervalMs * 1_000_000 }
+        if let attemptTimeoutMs { options.attemptTimeoutNs = attemptTimeoutMs * 1_000_000 }
         let driver = try DriverClient(
             aeron: client, controlChannel: control.controlChannel, controlStreamId: control.controlStreamId,
-            clientId: clientId)
+            clientId: clientId, options: options)
         let grant = try driver.attach(
-            streamId: stream, role: role == "producer" ? .producer : .consumer)
+            streamId: stream, role: role == "producer" ? .producer : .consumer,
+            timeout: .milliseconds(Int64(attachTimeout * 1_000)))
         print(
             "attached lease=\(grant.leaseId) stream=\(grant.streamId) epoch=\(grant.epoch) client=\(grant.clientId) header=\(grant.regions.headerRegionURI)"
         )

@@ -90,30 +90,39 @@ struct Stress: ParsableCommand {
     @Option(help: "Stop the reader after this many reads.")
     var maxReads: UInt64 = .max
 
+    @Option(help: "How much longer than --seconds the reader may read while waiting for the race to show.")
+    var maxSeconds: Double = 60
+
     func run() throws {
         let directory = options.directory ?? "/dev/shm/tp-shm-stress-\(getpid())"
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let common = [
-            "--seconds", "\(options.seconds)", "--nslots", "\(options.nslots)", "--payload", "\(options.payload)",
-            "--directory", directory,
-        ]
+        let common = ["--nslots", "\(options.nslots)", "--payload", "\(options.payload)", "--directory", directory]
+        // The reader reads for `seconds` and on until the race has shown (at most `maxSeconds` more); the writer
+        // overwrites until the reader is done, so a busy machine makes the run longer, not weaker.
+        let stopFile = directory + "/stop"
         let writer = Process()
         writer.executableURL = executable
-        writer.arguments = ["stress-writer"] + common
+        writer.arguments =
+            ["stress-writer", "--seconds", "\(options.seconds + maxSeconds + 60)", "--stop-file", stopFile] + common
         let writerOutput = Pipe()
         writer.standardOutput = writerOutput
         let reader = Process()
         reader.executableURL = executable
-        reader.arguments = ["stress-reader", "--max-reads", "\(maxReads)"] + common
+        reader.arguments =
+            [
+                "stress-reader", "--max-reads", "\(maxReads)", "--seconds", "\(options.seconds)", "--until-raced",
+                "--max-seconds", "\(options.seconds + maxSeconds)",
+            ] + common
         let readerOutput = Pipe()
         reader.standardOutput = readerOutput
         try writer.run()
         try reader.run()
         let readerText = readerOutput.fileHandleForReading.readDataToEndOfFile()
         reader.waitUntilExit()
+        _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
         let writerText = writerOutput.fileHandleForReading.readDataToEndOfFile()
         writer.waitUntilExit()
         print("writer: \(String(decoding: writerText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
@@ -135,13 +144,17 @@ struct StressWriter: ParsableCommand {
 
     @OptionGroup var options: StressOptions
 
+    @Option(help: "Stop as soon as this file exists (--seconds is then only an upper bound).")
+    var stopFile: String?
+
     func run() throws {
         guard let directory = options.directory else { throw ValidationError("--directory is required") }
         guard options.payload > 0, options.payload % 64 == 0 else {
             throw ValidationError("--payload must be a positive multiple of 64")
         }
         let report = try StressRunner.writer(
-            directory: directory, nslots: options.nslots, payload: options.payload, seconds: options.seconds)
+            directory: directory, nslots: options.nslots, payload: options.payload, seconds: options.seconds,
+            stopFile: stopFile)
         print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
     }
 }
@@ -158,11 +171,17 @@ struct StressReader: ParsableCommand {
     @Flag(help: "Negative control: trust in-place frames without the final seq_commit re-check (expect corruption).")
     var skipRecheck = false
 
+    @Flag(help: "After --seconds, read on until the race has shown (needs a writer with --stop-file).")
+    var untilRaced = false
+
+    @Option(help: "With --until-raced: stop after this many seconds whatever happened (a hang guard).")
+    var maxSeconds: Double = 60
+
     func run() throws {
         guard let directory = options.directory else { throw ValidationError("--directory is required") }
         let report = try StressRunner.reader(
             directory: directory, payload: options.payload, seconds: options.seconds, maxReads: maxReads,
-            skipRecheck: skipRecheck)
+            skipRecheck: skipRecheck, untilRaced: untilRaced, maxSeconds: maxSeconds)
         print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
     }
 }

@@ -125,8 +125,11 @@ enum StressRunner {
     }
 
     /// Creates the regions under `directory`, writes the announce as JSON to `directory/announce.json`, then
-    /// overwrites the ring at full speed for `seconds`.
-    static func writer(directory: String, nslots: UInt32, payload: Int, seconds: Double) throws -> WriterReport {
+    /// overwrites the ring at full speed for `seconds`, or until `stopFile` exists when one is given (checked every
+    /// 1024 frames; `seconds` is then only an upper bound).
+    static func writer(
+        directory: String, nslots: UInt32, payload: Int, seconds: Double, stopFile: String? = nil
+    ) throws -> WriterReport {
         let layout = try ShmPathLayout(baseDirectory: directory, namespace: "stress")
         let stride = UInt32(max(64, 1 << (Int.bitWidth - (payload - 1).leadingZeroBitCount)))
         let epoch = max(1, nanos())
@@ -149,6 +152,7 @@ enum StressRunner {
         while true {
             if seq & 1023 == 0 {
                 if now() - start >= seconds { break }
+                if let stopFile, access(stopFile, F_OK) == 0 { break }
                 writer.refreshActivity(nowNs: nanos())
             }
             let length = StressPattern.length(seq: seq, maxLength: payload)
@@ -171,12 +175,18 @@ enum StressRunner {
     /// With `skipRecheck` (a negative control) in-place frames are used after the writer has lapped the ring and
     /// trusted without the final `seq_commit` re-check,
     /// which is exactly the mistake the seqlock protocol exists to prevent: such a run is expected to count corrupt
-    /// frames.
+    /// frames, and stops after 10.
+    ///
+    /// With `untilRaced` the reader does not stop after `seconds` until the run has shown what it exists to show
+    /// (see ``raced(_:_:skipRecheck:)``), at most `maxSeconds`; it then needs a writer that runs until told to stop
+    /// (`stopFile`), and the control waits for each lap as long as that. A slow or busy machine then only makes the
+    /// run longer, never weaker.
     static func reader(
-        directory: String, payload: Int, seconds: Double, maxReads: UInt64, skipRecheck: Bool = false
+        directory: String, payload: Int, seconds: Double, maxReads: UInt64, skipRecheck: Bool = false,
+        untilRaced: Bool = false, maxSeconds: Double = 60
     ) throws -> ReaderReport {
         let announcePath = directory + "/announce.json"
-        let deadline = now() + 30
+        let deadline = now() + 60
         while access(announcePath, F_OK) != 0 {
             guard now() < deadline else { throw StressError.message("no announce at \(announcePath)") }
             usleep(1000)
@@ -199,10 +209,15 @@ enum StressRunner {
         var next: UInt64 = 0
         var random = SystemRandomNumberGenerator()
         let start = now()
+        let hardStop = start + (untilRaced ? max(seconds, maxSeconds) : seconds)
         var iterations: UInt64 = 0
         while report.reads < maxReads {
             iterations &+= 1
-            if iterations & 255 == 0 && now() - start >= seconds { break }
+            if iterations & 255 == 0 {
+                let time = now()
+                if time >= hardStop { break }
+                if time - start >= seconds && (!untilRaced || raced(report, reader, skipRecheck: skipRecheck)) { break }
+            }
             let published = cursor.load()
             guard published > 0 else { continue }
             let latest = published - 1
@@ -221,7 +236,7 @@ enum StressRunner {
             if skipRecheck {
                 // The control uses the frame the way a careless consumer would, late: after the writer has lapped
                 // the ring. Only the final re-check (skipped here) can tell that the bytes are no longer the frame's.
-                let lapped = now() + 1
+                let lapped = untilRaced ? hardStop : now() + 1
                 while cursor.load() <= target &+ nslots && now() < lapped {}
             }
             let expectedLength = StressPattern.length(seq: target, maxLength: payload)
@@ -251,5 +266,14 @@ enum StressRunner {
         report.sequenceMismatch = reader.drops(.sequenceMismatch)
         report.notCommitted = reader.drops(.notCommitted)
         return report
+    }
+
+    /// Whether a run has shown the race it exists to show: frames accepted, copied and in place; late drops; and
+    /// slots overwritten while being read or after a zero-copy accept. For the negative control: 10 torn frames.
+    static func raced(_ report: ReaderReport, _ reader: FrameReader, skipRecheck: Bool) -> Bool {
+        if skipRecheck { return report.corrupt >= 10 }
+        let counters = reader.counters
+        return report.accepted > report.acceptedInPlace && report.acceptedInPlace > 0 && counters.dropsLate > 0
+            && reader.drops(.changedDuringRead) + counters.overwrittenAfterAccept > 0
     }
 }

@@ -38,7 +38,7 @@ struct Run: ParsableCommand {
     @Option(help: "The metadata stream.")
     var metadataStreamId: Int32 = 1300
 
-    @Option(help: "Seconds to run.")
+    @Option(help: "Seconds to run at most; SIGINT or SIGTERM stops earlier (the --require checks still apply).")
     var seconds: Double = 5
 
     @Option(help: "Seconds between snapshots printed.")
@@ -58,6 +58,7 @@ struct Run: ParsableCommand {
     var require = false
 
     func run() throws {
+        ShutdownSignal.install()
         var context = TensorPoolContext()
         context.controlStreamId = controlStreamId
         context.announceStreamId = announceStreamId
@@ -96,7 +97,7 @@ struct Run: ParsableCommand {
         let start = Date()
         var nextReport = interval
         var forcing = false
-        while Date().timeIntervalSince(start) < seconds {
+        while Date().timeIntervalSince(start) < seconds && !ShutdownSignal.isRequested {
             let work = try supervisor.doWork()
             let elapsed = Date().timeIntervalSince(start)
             if let after = rateLimitAfter, !forcing, elapsed >= after {

@@ -53,15 +53,18 @@ struct MultiProcessTests {
             ])
         defer {
             driver.send(SIGTERM)
-            _ = driver.wait(timeout: .seconds(10))
+            _ = driver.wait(timeout: TestTiming.hangGuard)
         }
-        #expect(waitUntil(timeout: .seconds(15)) { AeronContext.isDriverActive(directory: directory) })
+        #expect(waitUntil { AeronContext.isDriverActive(directory: directory) })
 
+        // Exclusive IPC is reliable: every message arrives, in order. The tools' own timeouts and the waits for them
+        // are hang guards (the tools' timeouts count only the time they wait idle); each child ends when it is done.
+        let toolTimeout = "\(TestTiming.hangGuard.components.seconds)"
         let common = ["--aeron-dir", directory, "--stream", "4242", "--count", "2000", "--length", "3000"]
-        let receiver = try Child(tool, ["receive"] + common + ["--timeout", "25"])
-        let sender = try Child(tool, ["send"] + common + ["--timeout", "25"])
-        let senderStatus = sender.wait(timeout: .seconds(30))
-        let receiverStatus = receiver.wait(timeout: .seconds(30))
+        let receiver = try Child(tool, ["receive"] + common + ["--timeout", toolTimeout])
+        let sender = try Child(tool, ["send"] + common + ["--timeout", toolTimeout])
+        let senderStatus = sender.wait(timeout: TestTiming.hangGuard * 2)
+        let receiverStatus = receiver.wait(timeout: TestTiming.hangGuard * 2)
         #expect(senderStatus == 0, "sender: \(sender.output)")
         #expect(receiverStatus == 0, "receiver: \(receiver.output)")
         #expect(sender.output.contains("sent 2000 messages of 3000 B"))
@@ -69,7 +72,7 @@ struct MultiProcessTests {
 
         driver.send(SIGTERM)
         // aeronmd handles SIGTERM, shuts down cleanly and exits with the signal's number.
-        #expect(driver.wait(timeout: .seconds(10)) == SIGTERM, "aeronmd: \(driver.output)")
+        #expect(driver.wait(timeout: TestTiming.hangGuard) == SIGTERM, "aeronmd: \(driver.output)")
         #expect(!FileManager.default.fileExists(atPath: directory))
     }
 }

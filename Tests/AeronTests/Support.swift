@@ -15,7 +15,7 @@ struct IPCStream {
 
     struct NotConnected: Error, CustomStringConvertible {
         let streamId: Int32
-        var description: String { "IPC stream \(streamId) did not connect within 10 s" }
+        var description: String { "IPC stream \(streamId) did not connect within \(TestTiming.hangGuard)" }
     }
 
     /// Adds the subscription, then the publication (exclusive or concurrent), and waits until both are connected.
@@ -37,18 +37,19 @@ struct IPCStream {
     func close() { client.close() }
 }
 
-/// Polls `condition` every millisecond until it holds or `timeout` passes; returns whether it held.
+/// Polls `condition` every millisecond until it holds or `timeout` passes; returns whether it held. The timeout is a
+/// hang guard (``TestTiming/hangGuard``): the wait ends as soon as the condition holds.
 @discardableResult
-func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) -> Bool {
+func waitUntil(timeout: Duration = TestTiming.hangGuard, _ condition: () -> Bool) -> Bool {
     waitFor(timeout: timeout, condition)
 }
 
-/// Polls `subscription` until `count` messages arrived or `timeout` passed; returns the messages.
+/// Polls `subscription` until `count` messages arrived or `timeout` (a hang guard) passed; returns the messages.
 func receive(
     _ count: Int,
     from subscription: Subscription,
     assembler: FragmentAssembler? = nil,
-    timeout: Duration = .seconds(10)
+    timeout: Duration = TestTiming.hangGuard
 ) -> [[UInt8]] {
     var messages: [[UInt8]] = []
     waitUntil(timeout: timeout) {
@@ -63,9 +64,11 @@ func receive(
     return messages
 }
 
-/// Offers `message`, retrying while the result is retryable, for up to `timeout`.
+/// Offers `message`, retrying while the result is retryable, for up to `timeout` (a hang guard).
 @discardableResult
-func offerRetrying(_ publication: Publication, _ message: [UInt8], timeout: Duration = .seconds(10)) -> OfferResult {
+func offerRetrying(
+    _ publication: Publication, _ message: [UInt8], timeout: Duration = TestTiming.hangGuard
+) -> OfferResult {
     var result = OfferResult.notConnected
     waitUntil(timeout: timeout) {
         result = publication.offer(message)

@@ -167,11 +167,12 @@ struct AgentRunnerTests {
         let runner = AgentRunner(agent: agent, idleStrategy: gentleBackoff())
         runner.start()
         #expect(waitUntil { agent.workCount >= 1 })
+        // doWork stays blocked until the gate opens, so this close cannot finish however long its timeout runs.
         #expect(!runner.close(timeout: .milliseconds(20)))
         #expect(!runner.isClosed)
         #expect(agent.closeCount == 0)
         gate.open()
-        #expect(runner.close(timeout: .seconds(10)))
+        #expect(runner.close(timeout: hangGuard))
         #expect(runner.isClosed)
         #expect(agent.closeCount == 1)
     }
@@ -203,7 +204,7 @@ struct AgentRunnerTests {
         let runner = AgentRunner.startOnThread(agent: agent, idleStrategy: gentleBackoff())
         #expect(waitUntil { agent.workCount >= 1 })
         let results = await withTaskGroup(of: Bool.self) { group in
-            for _ in 0..<4 { group.addTask { runner.close(timeout: .seconds(10)) } }
+            for _ in 0..<4 { group.addTask { runner.close(timeout: hangGuard) } }
             return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         #expect(results == [true, true, true, true])

@@ -41,6 +41,7 @@ struct ExampleFilesTests {
         #expect(config.streams.map(\.streamId) == [10000])
         #expect(config.shm.baseDirectory.hasPrefix("/dev/shm/"))
         #expect(config.policies.announcePeriodMs == 100)
+        #expect(config.policies.leaseKeepaliveIntervalMs == 1000)
         #expect(config.policies.epochGcMinAgeNs == 300_000_000)
         #expect(config.policies.defaultProfile == "small")
     }

@@ -33,8 +33,7 @@ final class TestDriver {
             base_dir = "\(directory)"
             [policies]
             announce_period_ms = 100
-            lease_keepalive_interval_ms = 100
-            lease_expiry_grace_intervals = 5
+            \(TestTiming.leasePolicies)
             [profiles.small]
             header_nslots = 64
             payload_pools = [ { pool_id = 1, stride_bytes = 4096 } ]
@@ -54,12 +53,14 @@ final class TestDriver {
         context.qosStreamId = TestMediaDriver.uniqueStreamId()
         context.metadataStreamId = TestMediaDriver.uniqueStreamId()
         context.allowedBaseDirectories = [directory]
-        context.driverOptions.keepaliveIntervalNs = 50_000_000
+        context.driverOptions.keepaliveIntervalNs = TestTiming.clientKeepaliveIntervalNs
+        context.driverOptions.attemptTimeoutNs = TestTiming.attachAttemptTimeoutNs
+        context.attachTimeout = TestTiming.hangGuard  // a hang guard: attaches end when the driver answers
         self.context = context
     }
 
     deinit {
-        _ = runner.close(timeout: .seconds(5))
+        _ = runner.close(timeout: TestTiming.hangGuard)
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -68,9 +69,10 @@ final class TestDriver {
     }
 }
 
-/// Frames seen by an agent-driven consumer, readable from the test thread.
+/// Frames and mapped epochs seen by an agent-driven consumer, readable from the test thread.
 final class FrameLog: Sendable {
     let seqs = Mutex<[UInt64]>([])
+    let mappedEpochs = Mutex<[UInt64]>([])
 }
 
 struct LoggingHandler: FrameHandling {
@@ -78,6 +80,10 @@ struct LoggingHandler: FrameHandling {
     mutating func onFrame(_ frame: FrameView, consumer: Consumer) {
         let seq = frame.seq
         if consumer.isStillValid(frame) { log.seqs.withLock { $0.append(seq) } }
+    }
+
+    mutating func onStateChange(_ state: ConsumerState, consumer: Consumer) {
+        if case .mapped(let epoch) = state { log.mappedEpochs.withLock { $0.append(epoch) } }
     }
 }
 
@@ -92,7 +98,7 @@ struct ClientAPITests {
         #expect(try pendingConsumer.poll() == nil)  // the first poll only sends the request
         var consumer: Consumer?
         var producer: Producer?
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + TestTiming.hangGuard
         while (consumer == nil || producer == nil) && ContinuousClock.now < deadline {
             client.doWork()
             consumer = try pendingConsumer.poll()
@@ -114,6 +120,7 @@ struct ClientAPITests {
         let client = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
         let started = ContinuousClock.now
         #expect(throws: TensorPoolClientError.self) { try client.attachConsumer(streamId: 10_000) }
+        // Not before its timeout (a lower bound: it holds however slow the machine is).
         #expect(ContinuousClock.now - started >= .milliseconds(300))
         let pending = client.beginAttachProducer(streamId: 10_000)
         _ = try pending.poll()
@@ -158,32 +165,31 @@ struct ClientAPITests {
         let invoker = AgentInvoker(agent: producerClient)
         invoker.start()
         let producer = try producerClient.attachProducer(streamId: 10_000)
-        var deadline = ContinuousClock.now + .seconds(10)
-        while !producer.hasSubscribers && ContinuousClock.now < deadline { invoker.invoke() }
-        // Wait until the consumer (on its runner) has mapped the producer's epoch: probe frames until one arrives.
-        var published = 0
-        deadline = ContinuousClock.now + .seconds(10)
-        while log.seqs.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
-            _ = try producer.offer(
+        /// Drives the producer's client until `condition` holds (the hang guard only ends a hang).
+        func pump(until condition: () -> Bool) -> Bool {
+            let deadline = ContinuousClock.now + TestTiming.hangGuard
+            while !condition() {
+                if ContinuousClock.now >= deadline { return false }
+                invoker.invoke()
+                usleep(100)
+            }
+            return true
+        }
+        try #require(pump { producer.hasSubscribers })
+        // Frames go out once the consumer (on its runner) has mapped the producer's epoch, and each one only after
+        // the consumer logged the one before: no slot can be overwritten before the consumer read it, so every frame
+        // must arrive, in order, however the runner thread is scheduled.
+        let epoch = producer.epoch
+        try #require(pump { log.mappedEpochs.withLock { $0.contains(epoch) } })
+        for seq in UInt64(0)..<50 {
+            let outcome = try producer.offer(
                 UnsafeRawBufferPointer(start: nil, count: 0), tensor: try TensorDescriptor(dtype: .uint8, shape: [0]),
                 timestampNs: 1)
-            published += 1
-            for _ in 0..<100 { invoker.invoke() }
-            usleep(1_000)
+            #expect(outcome == .published(seq: seq))
+            try #require(pump { log.seqs.withLock { $0.last } == seq }, "frame \(seq) never arrived")
         }
-        let first = log.seqs.withLock { $0.first } ?? 0
-        for _ in 0..<50 {
-            _ = try producer.offer(
-                UnsafeRawBufferPointer(start: nil, count: 0), tensor: try TensorDescriptor(dtype: .uint8, shape: [0]),
-                timestampNs: 1)
-            invoker.invoke()
-            usleep(200)
-        }
-        let last = UInt64(published + 49)
-        deadline = ContinuousClock.now + .seconds(10)
-        while log.seqs.withLock({ $0.last }) != last && ContinuousClock.now < deadline { invoker.invoke() }
-        #expect(log.seqs.withLock { $0 } == Array(first...last))
-        #expect(runner.close(timeout: .seconds(5)))  // closes the client agent: the consumer detaches
+        #expect(log.seqs.withLock { $0 } == Array(0..<50))
+        #expect(runner.close(timeout: TestTiming.hangGuard))  // closes the client agent: the consumer detaches
         invoker.close()
         #expect(!producer.isActive)
     }
@@ -247,7 +253,7 @@ struct ClientCallbacksTests {
         let consumer = try consumerSide.attachConsumer(streamId: 10_000)
         let producer = try producerSide.attachProducer(streamId: 10_000)
         func pump(until condition: () -> Bool) {
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + TestTiming.hangGuard
             while !condition() && ContinuousClock.now < deadline {
                 consumerSide.doWork()
                 producerSide.doWork()
