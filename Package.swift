@@ -280,6 +280,12 @@ let package = Package(
             exclude: ["uncovered.txt"],
             swiftSettings: strictSwift
         ),
+        // The tools' own options and checks, without processes.
+        .testTarget(
+            name: "ClientToolTests",
+            dependencies: ["ClientTool", "TensorPoolSHM"],
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "AgentsTests",
             dependencies: ["Agents"],

@@ -53,7 +53,7 @@ struct AnnounceRulesConformance {
         let mapped = consumer.grant.epoch
         // Regions of two later epochs, created where the driver's are, as the driver would.
         let layout = try ShmPathLayout(baseDirectory: pair.driver.harnessDirectory, namespace: "default")
-        let now = UInt64(EpochNanoClock.now())
+        let now = UInt64(MonotonicClock.now())  // superblock times are CLOCK_MONOTONIC
         let later = try StreamRegions.create(
             layout: layout, streamId: 10_000, epoch: mapped + 10, headerNslots: 8,
             pools: [PoolSpec(poolId: 1, strideBytes: 1024), PoolSpec(poolId: 2, strideBytes: 65_536)], nowNs: now)

@@ -8,11 +8,13 @@ import TensorPoolWire
 import TestProcesses
 import Testing
 
-/// Collects the frames a consumer accepts, checking each payload against the producer's pattern.
+/// Collects the frames a consumer accepts, checking each payload against the producer's pattern, and the state
+/// changes it reports.
 struct CheckingHandler: FrameHandling {
     var seqs: [UInt64] = []
     var corrupt = 0
     var overwritten = 0
+    var states: [ConsumerState] = []
 
     mutating func onFrame(_ frame: FrameView, consumer: Consumer) {
         let expected = UInt8(truncatingIfNeeded: frame.seq &* 31)
@@ -24,6 +26,8 @@ struct CheckingHandler: FrameHandling {
         if !good { corrupt += 1 }
         seqs.append(frame.seq)
     }
+
+    mutating func onStateChange(_ state: ConsumerState, consumer: Consumer) { states.append(state) }
 }
 
 /// A producer and a consumer client in this process, over a driver agent and the shared embedded media driver.

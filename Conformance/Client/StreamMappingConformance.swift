@@ -27,11 +27,11 @@ struct StreamMappingConformance {
         """
 
     @Test(
-        "each kind of traffic has its own default stream: control and announces 1000, descriptors 1100, QoS 1200, metadata 1300; per-consumer streams come from fixed ranges",
+        "each kind of traffic has its own default stream: control 1000, announces 1001, descriptors 1100, QoS 1200, metadata 1300; per-consumer streams come from fixed ranges",
         .verifies("WIRE-15.11-001"))
     func defaultStreams() throws {
         let context = TensorPoolContext()
-        #expect(context.controlStreamId == 1000 && context.announceStreamId == 1000)
+        #expect(context.controlStreamId == 1000 && context.announceStreamId == 1001)
         #expect(context.descriptorStreamId == 1100 && context.qosStreamId == 1200 && context.metadataStreamId == 1300)
         let producer = ProducerOptions()
         #expect(producer.perConsumerDescriptorStreamIds == 31_000...31_999)
@@ -39,6 +39,7 @@ struct StreamMappingConformance {
         // The driver's defaults agree, and its configuration keeps those streams out of its stream-id ranges.
         let driver = try DriverConfiguration.parse(Self.minimalDriver)
         #expect(driver.driver.controlStreamId == 1000 && driver.driver.qosStreamId == 1200)
+        #expect(driver.driver.announceStreamId == context.announceStreamId)
     }
 
     @Test(
@@ -108,7 +109,7 @@ struct StreamMappingConformance {
         harness.clock.advance(ms: 70)
         harness.core.doWork()
         #expect(harness.output.announces.count == announces + 1)
-        #expect(Superblock.activityTimestamp(in: regions.header) == harness.clock.realtime)
+        #expect(Superblock.activityTimestamp(in: regions.header) == harness.clock.monotonic)  // CLOCK_MONOTONIC
         #expect(Superblock.activityTimestamp(in: regions.header) > first)
     }
 

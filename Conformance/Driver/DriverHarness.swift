@@ -29,13 +29,15 @@ final class CapturedOutput: DriverOutput {
     }
 }
 
-/// A clock the test moves by hand.
+/// A clock the test moves by hand. `monotonic` is the clock of every timestamp and deadline the driver writes or
+/// compares; `realtime` (the epoch clock) only seeds epochs. The two are far apart, as on a real host (seconds since
+/// boot against nanoseconds since 1970), so a field stamped from the wrong one shows.
 final class ManualDriverClock: DriverClock {
     var monotonic: UInt64 = 1_000_000_000
     var realtime: UInt64 = 1_800_000_000_000_000_000
 
     func monotonicNs() -> UInt64 { monotonic }
-    func realtimeNs() -> UInt64 { realtime }
+    func epochClockNs() -> UInt64 { realtime }
 
     func advance(ms: UInt64) {
         monotonic += ms * 1_000_000
@@ -193,7 +195,7 @@ enum Requests {
 final class DriverHarness {
     let directory: String
     let output = CapturedOutput()
-    let clock = ManualDriverClock()
+    let clock: ManualDriverClock
     let core: DriverCore
     let configuration: DriverConfiguration
 
@@ -228,10 +230,12 @@ final class DriverHarness {
         """
     }
 
+    /// A driver core on `clock` (read from construction on: configured streams are provisioned at once).
     init(
         extra: String = "", streams: String? = nil, directory: String? = nil, driverExtra: String = "",
-        shmExtra: String = "", policiesExtra: String = ""
+        shmExtra: String = "", policiesExtra: String = "", clock: ManualDriverClock = ManualDriverClock()
     ) throws {
+        self.clock = clock
         let directory = directory ?? "/dev/shm/tp-conf-drv-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.directory = directory

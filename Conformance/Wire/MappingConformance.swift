@@ -129,6 +129,16 @@ struct MappingConformance {
         #expect(mapping.checkLiveness(nowNs: now + 5_000_000_000) == .producerStale)
         #expect(mapping.state == .unmapped)
         #expect(mapping.handle(fixture.announce, nowNs: now) == .awaitingNewEpoch(fixture.epoch))
+        // Activity is read on CLOCK_MONOTONIC, the peers' clock and ours: a region stamped on CLOCK_REALTIME (about
+        // 1.8 × 10^18 ns, far ahead of any monotonic reading) proves no liveness and is refused too.
+        let realtimeStamped = try ShmFixture()
+        realtimeStamped.writer.refreshActivity(nowNs: 1_800_000_000_000_000_000)
+        let fresh = ConsumerMapping(policy: realtimeStamped.policy)
+        guard case .rejected(.superblock(_, .stale)) = fresh.handle(realtimeStamped.announce, nowNs: now) else {
+            Issue.record("a realtime-stamped region must be refused as stale on the monotonic clock")
+            return
+        }
+        #expect(fresh.state == .unmapped && fresh.reader == nil)
     }
 
     @Test(

@@ -41,10 +41,11 @@ final class ShmFixture {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// The fixtures' clock: one fixed instant (CLOCK_REALTIME ns, in 2027), not the machine's clock. Regions are
-    /// created with it as their activity timestamp and consumers check freshness at it or at explicit offsets from
-    /// it, so no freshness window can lapse because the machine was slow between creating and mapping.
-    static func now() -> UInt64 { 1_800_000_000_000_000_000 }
+    /// The fixtures' clock: one fixed CLOCK_MONOTONIC instant (an hour after boot), the clock of every superblock
+    /// timestamp, not the machine's clock. Regions are created with it as their start and activity timestamp and
+    /// consumers check freshness at it or at explicit offsets from it, so no freshness window can lapse because the
+    /// machine was slow between creating and mapping.
+    static func now() -> UInt64 { 3_600_000_000_000 }
 
     /// The announce a producer would publish.
     var announce: RegionAnnounce { regions.announce }

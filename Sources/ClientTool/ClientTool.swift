@@ -78,7 +78,8 @@ enum Pattern {
     }
 
     static func check(_ payload: UnsafeRawBufferPointer, seq: UInt64, rows: Int, columns: Int) -> Bool {
-        guard payload.count == rows * columns else { return false }
+        guard rows >= 0, columns >= 0, payload.count == rows * columns else { return false }
+        guard columns > 0 else { return true }  // nothing to compare (and no byte to index)
         for row in 0..<rows {
             let value = UInt8(truncatingIfNeeded: seq &+ UInt64(row))
             let start = row * columns
@@ -168,9 +169,27 @@ struct Produce: ParsableCommand {
     }
 }
 
+/// How `tp-client consume` checks a frame's payload.
+enum Verification: String, ExpressibleByArgument, CaseIterable {
+    /// The frame must carry `tp-client produce`'s pattern (a frame of any other producer counts as corrupt).
+    case pattern
+    /// No payload check, for any producer's frames (the library still validates every slot and tensor header).
+    case skip = "none"
+}
+
 /// Receives frames and checks the pattern of each.
 struct Consume: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Attach as consumer and check every frame.")
+
+    @Option(
+        help: """
+            Payload check: 'pattern' (tp-client produce's pattern; other producers' frames count as corrupt) or \
+            'none' (any producer; slot and tensor headers are still validated).
+            """)
+    var verify: Verification = .pattern
+
+    @Flag(name: .customLong("print"), help: "Print one line per frame: seq, dtype, shape, payload bytes.")
+    var printFrames = false
 
     @OptionGroup var endpoint: Endpoint
 
@@ -184,22 +203,52 @@ struct Consume: ParsableCommand {
     var expectBlob = false
 
     struct Checker: FrameHandling {
+        var verify = Verification.pattern
+        var printFrames = false
         var frames: UInt64 = 0
         var bytes: UInt64 = 0
         var corrupt: UInt64 = 0
         var overwritten: UInt64 = 0
 
         mutating func onFrame(_ frame: FrameView, consumer: Consumer) {
-            let rows = Int(frame.tensor.dims[0])
-            let columns = frame.tensor.ndims > 1 ? Int(frame.tensor.dims[1]) : 1
-            let good = Pattern.check(frame.payload, seq: frame.seq, rows: rows, columns: columns)
-            guard consumer.isStillValid(frame) else {
+            let good = payloadMatches(frame.payload, seq: frame.seq, tensor: frame.tensor)
+            // The frame counts only if its slot was not overwritten while it was read (the seqlock's second check).
+            record(
+                seq: frame.seq, tensor: frame.tensor, payloadBytes: frame.payload.count, good: good,
+                stillValid: consumer.isStillValid(frame))
+        }
+
+        /// Prints the consumer's state changes (rare: attach, remaps, the wait for a fresh region, a failure).
+        mutating func onStateChange(_ state: ConsumerState, consumer: Consumer) {
+            print("consumer state: \(state)")
+            fflush(nil)
+        }
+
+        /// Whether the payload passes the chosen check: always with `--verify none`.
+        func payloadMatches(_ payload: UnsafeRawBufferPointer, seq: UInt64, tensor: TensorDescriptor) -> Bool {
+            guard verify == .pattern else { return true }
+            let rows = Int(tensor.dims[0])
+            let columns = tensor.ndims > 1 ? Int(tensor.dims[1]) : 1
+            return Pattern.check(payload, seq: seq, rows: rows, columns: columns)
+        }
+
+        /// Counts one frame read: overwritten, or checked (and corrupt unless `good`); prints it with `--print`.
+        mutating func record(seq: UInt64, tensor: TensorDescriptor, payloadBytes: Int, good: Bool, stillValid: Bool) {
+            guard stillValid else {
                 overwritten += 1
                 return
             }
             frames += 1
-            bytes += UInt64(frame.payload.count)
+            bytes += UInt64(payloadBytes)
             if !good { corrupt += 1 }
+            if printFrames { print(Self.describe(seq: seq, tensor: tensor, payloadBytes: payloadBytes)) }
+        }
+
+        /// One line for `--print`: `frame seq=12 dtype=FLOAT32 shape=[480x640] bytes=1228800`.
+        static func describe(seq: UInt64, tensor: TensorDescriptor, payloadBytes: Int) -> String {
+            let shape = (0..<max(0, min(tensor.ndims, ShmLayout.maxDims))).map { String(tensor.dims[$0]) }
+            return
+                "frame seq=\(seq) dtype=\(tensor.dtype) shape=[\(shape.joined(separator: "x"))] bytes=\(payloadBytes)"
         }
     }
 
@@ -232,8 +281,9 @@ struct Consume: ParsableCommand {
         cache?.onBlobDiscarded = { _, version, reason in print("meta blob discarded: version \(version), \(reason)") }
         let consumer = try client.attachConsumer(streamId: endpoint.stream, options: options)
         print("consumer attached: stream \(endpoint.stream) epoch \(consumer.grant.epoch) id \(consumer.consumerId)")
+        if let stale = consumer.staleRegion { print("consumer waiting for a fresh region: \(stale)") }
         fflush(nil)
-        var checker = Checker()
+        var checker = Checker(verify: verify, printFrames: printFrames)
         let start = now()
         var lastReport = start
         var last = checker
@@ -282,6 +332,10 @@ struct Consume: ParsableCommand {
                 + "epoch=\(counters.dropsEpoch) gap=\(counters.dropsGap) corrupt=\(checker.corrupt)")
         consumer.close()
         cache?.close()
+        if let failure = consumer.failure {
+            print("consumer failed: \(failure)")
+            throw ExitCode(1)
+        }
         if checker.corrupt > 0 { throw ExitCode(1) }
         if expectBlob && !(blobReport?.hasSuffix("pattern intact") ?? false) {
             print("no intact meta blob received")

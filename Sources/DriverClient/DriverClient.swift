@@ -24,7 +24,8 @@ public struct LeaseGrant: Hashable, Sendable {
     public let layoutVersion: UInt32
     /// TraceLink node id, when the driver assigned one.
     public let nodeId: UInt32?
-    /// The lease's hard deadline (`CLOCK_REALTIME` ns) at grant time, when the driver gave one; keepalives move it.
+    /// The lease's hard deadline at grant time, when the driver gave one; keepalives move it. CLOCK_MONOTONIC ns
+    /// (the driver's clock, the same as this host's: both peer implementations use it too).
     public let leaseExpiryTimestampNs: UInt64?
     /// The regions, in the form `StreamRegions.map` takes.
     public let regions: RegionAnnounce
@@ -139,8 +140,9 @@ public final class DriverClient {
         public var initialBackoffNs: UInt64 = 50_000_000
         /// Largest backoff between attempts.
         public var maxBackoffNs: UInt64 = 1_000_000_000
-        /// The monotonic clock (ns) that times attempts, backoffs, attach and detach deadlines and keepalives: the
-        /// system's by default. A test may inject a clock it moves by hand, so that an attempt times out exactly when
+        /// The monotonic clock (ns) that times attempts, backoffs, attach and detach deadlines and keepalives, stamps
+        /// `clientTimestampNs` and is compared with `leaseExpiryTimestampNs` (which drivers stamp on CLOCK_MONOTONIC):
+        /// the system's CLOCK_MONOTONIC by default. A test may inject a clock it moves by hand, so that an attempt times out exactly when
         /// the test says and never because the machine was slow. Called once per duty cycle; must not allocate.
         public var monotonicClock: @Sendable () -> UInt64 = DriverClient.systemMonotonicNs
 
@@ -207,8 +209,6 @@ public final class DriverClient {
 
     /// Now on ``Options/monotonicClock``.
     func monotonicNs() -> UInt64 { options.monotonicClock() }
-
-    static func realtimeNs() -> UInt64 { UInt64(EpochNanoClock.now()) }
 
     /// The monotonic time `timeout` from now.
     func deadline(after timeout: Duration) -> UInt64 {
@@ -390,7 +390,7 @@ public final class DriverClient {
     @discardableResult
     public func sendKeepalives() -> Int {
         var sent = 0
-        let stamp = Self.realtimeNs()
+        let stamp = monotonicNs()  // clientTimestampNs: CLOCK_MONOTONIC, like every other timestamp
         for grant in leases.values {
             let ok = send { buffer in
                 let encoder = try DriverSchema.ShmLeaseKeepaliveEncoder.wrapAndApplyHeader(buffer)
@@ -472,7 +472,7 @@ public final class DriverClient {
         case .success(let grant):
             leases[grant.leaseId] = grant
             if let expiry = grant.leaseExpiryTimestampNs {
-                let now = Self.realtimeNs()
+                let now = monotonicNs()  // the expiry is on the driver's CLOCK_MONOTONIC
                 if expiry > now { keepaliveIntervalNs = min(keepaliveIntervalNs, max((expiry - now) / 3, 1_000_000)) }
             }
             if role == .consumer { consumedStreams[grant.streamId, default: 0] += 1 }

@@ -24,8 +24,12 @@ public struct DriverConfiguration: Sendable, Hashable {
         public var controlStreamId: Int32
         /// `driver.announce_channel`: the channel of `ShmPoolAnnounce`. Default: the control channel.
         public var announceChannel: String
-        /// `driver.announce_stream_id`: the stream ID of `ShmPoolAnnounce`. Default: the control stream ID.
+        /// `driver.announce_stream_id`: the stream ID of `ShmPoolAnnounce`. Default ``defaultAnnounceStreamId``
+        /// (1001), the stream both peers' examples and every client default of ours use; §17's canonical default is
+        /// the control stream ID (see the interop note there).
         public var announceStreamId: Int32
+        /// The default of `driver.announce_stream_id`: 1001.
+        public static let defaultAnnounceStreamId: Int32 = 1001
         /// `driver.qos_channel`: the channel of QoS messages. Default `"aeron:ipc?term-length=4m"`.
         public var qosChannel: String
         /// `driver.qos_stream_id`: the QoS stream ID. Default `1200`.
@@ -46,7 +50,7 @@ public struct DriverConfiguration: Sendable, Hashable {
         ///   - controlChannel: Control-plane channel.
         ///   - controlStreamId: Control-plane stream ID.
         ///   - announceChannel: Announce channel; `nil` means `controlChannel`.
-        ///   - announceStreamId: Announce stream ID; `nil` means `controlStreamId`.
+        ///   - announceStreamId: Announce stream ID; `nil` means ``defaultAnnounceStreamId``.
         ///   - qosChannel: QoS channel.
         ///   - qosStreamId: QoS stream ID.
         ///   - streamIdRange: Range for streams created on demand.
@@ -70,7 +74,7 @@ public struct DriverConfiguration: Sendable, Hashable {
             self.controlChannel = controlChannel
             self.controlStreamId = controlStreamId
             self.announceChannel = announceChannel ?? controlChannel
-            self.announceStreamId = announceStreamId ?? controlStreamId
+            self.announceStreamId = announceStreamId ?? Self.defaultAnnounceStreamId
             self.qosChannel = qosChannel
             self.qosStreamId = qosStreamId
             self.streamIdRange = streamIdRange

@@ -171,8 +171,8 @@ struct Attach: ParsableCommand {
             "attached lease=\(grant.leaseId) stream=\(grant.streamId) epoch=\(grant.epoch) client=\(grant.clientId) header=\(grant.regions.headerRegionURI)"
         )
         fflush(nil)
-        let start = Date()
-        while seconds.map({ Date().timeIntervalSince(start) < $0 }) ?? true {
+        let end = seconds.map { ContinuousClock.now + .milliseconds(Int64($0 * 1_000)) }  // monotonic, not wall time
+        while end.map({ ContinuousClock.now < $0 }) ?? true {
             driver.doWork()
             for event in driver.drainEvents() {
                 print("event \(event)")
@@ -206,8 +206,8 @@ struct Shutdown: ParsableCommand {
             try encoder.errorMessage("")
             return 8 + encoder.encodedLength
         }
-        let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
             if case .success = bytes.withUnsafeBytes({
                 publication.offer(UnsafeRawBufferPointer(rebasing: $0[0..<length]))
             }) {

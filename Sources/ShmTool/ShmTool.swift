@@ -52,8 +52,11 @@ struct Inspect: ParsableCommand {
         print("slot_bytes:         \(superblock.slotBytes)")
         print("stride_bytes:       \(superblock.strideBytes)")
         print("pid:                \(superblock.pid)")
-        print("start_timestamp:    \(superblock.startTimestampNs)")
-        print("activity_timestamp: \(superblock.activityTimestampNs)")
+        let now = StressRunner.nanos()
+        print("start_timestamp:    \(superblock.startTimestampNs) (\(Self.age(superblock.startTimestampNs, now: now)))")
+        print(
+            "activity_timestamp: \(superblock.activityTimestampNs) (\(Self.age(superblock.activityTimestampNs, now: now)))"
+        )
         guard superblock.regionType == .headerRing else { return }
         let count = min(
             Int(superblock.nslots), slots, (region.length - ShmLayout.superblockSize) / ShmLayout.headerSlotBytes)
@@ -62,6 +65,15 @@ struct Inspect: ParsableCommand {
             let state = word == 0 ? "empty" : SeqCommit.isCommitted(word) ? "committed" : "writing"
             print("slot \(index): seq \(SeqCommit.sequence(word)) \(state)")
         }
+    }
+}
+
+extension Inspect {
+    /// How far a superblock timestamp lies from `now` on CLOCK_MONOTONIC, the clock both peers and we stamp with.
+    static func age(_ timestamp: UInt64, now: UInt64) -> String {
+        if timestamp == 0 { return "never" }
+        if timestamp <= now { return "CLOCK_MONOTONIC, \((now - timestamp) / 1_000_000) ms ago" }
+        return "\((timestamp - now) / 1_000_000) ms ahead of CLOCK_MONOTONIC: not a monotonic stamp of this boot"
     }
 }
 

@@ -118,9 +118,15 @@ enum StressRunner {
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
-    static func nanos() -> UInt64 {
+    /// CLOCK_MONOTONIC in nanoseconds: the clock of superblock timestamps and freshness checks.
+    static func nanos() -> UInt64 { clockNanos(CLOCK_MONOTONIC) }
+
+    /// CLOCK_REALTIME in nanoseconds: only the epoch, so that a run never reuses an earlier run's.
+    static func epochNanos() -> UInt64 { clockNanos(CLOCK_REALTIME) }
+
+    static func clockNanos(_ clock: clockid_t) -> UInt64 {
         var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
+        clock_gettime(clock, &spec)
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
@@ -132,7 +138,7 @@ enum StressRunner {
     ) throws -> WriterReport {
         let layout = try ShmPathLayout(baseDirectory: directory, namespace: "stress")
         let stride = UInt32(max(64, 1 << (Int.bitWidth - (payload - 1).leadingZeroBitCount)))
-        let epoch = max(1, nanos())
+        let epoch = max(1, epochNanos())
         let regions = try StreamRegions.create(
             layout: layout, streamId: 10_000, epoch: epoch, headerNslots: nslots,
             pools: [PoolSpec(poolId: 1, strideBytes: stride)], nowNs: nanos())

@@ -14,7 +14,7 @@ public struct ClientCallbacks {
     public var onFrame: ((FrameView, Consumer) -> Void)?
     /// A progress hint of a frame still being filled.
     public var onProgress: ((ProgressView, WireSchema.FrameProgressState, Consumer) -> Void)?
-    /// A consumer's state changed (mapped, unmapped, fallback).
+    /// A consumer's state changed (mapped, unmapped, awaiting a fresh region, fallback, failed).
     public var onConsumerState: ((ConsumerState, Consumer) -> Void)?
     /// A version of a stream's metadata arrived.
     public var onMetadata: ((SourceMetadata) -> Void)?

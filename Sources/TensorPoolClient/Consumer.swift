@@ -19,7 +19,8 @@ public protocol FrameHandling {
     /// default does nothing.
     mutating func onProgress(_ progress: ProgressView, state: WireSchema.FrameProgressState, consumer: Consumer)
 
-    /// The consumer's state changed (mapped, unmapped, fallback). The default does nothing.
+    /// The consumer's state changed (mapped, unmapped, awaiting a fresh region, fallback, failed), reported from
+    /// ``Consumer/poll(into:fragmentLimit:)``. The state at attach is ``Consumer/state``. The default does nothing.
     mutating func onStateChange(_ state: ConsumerState, consumer: Consumer)
 }
 
@@ -39,6 +40,17 @@ public enum ConsumerState: Hashable, Sendable {
     case unmapped
     /// SHM mapped for this epoch.
     case mapped(epoch: UInt64)
+    /// Nothing mapped: the regions granted or announced have an `activity_timestamp_ns` outside the freshness
+    /// window (a stream whose driver leaves the refresh to a producer that has not come yet, DRV-3-011; a dead
+    /// producer). Not an error: the consumer checks the regions again on every announce of the stream and on a
+    /// backoff timer (50 ms, doubling up to 1 s), from ``TensorPoolClient/doWork()``, and maps them once they are
+    /// fresh. ``Consumer/staleRegion`` says which region and how old. After
+    /// ``TensorPoolContext/staleRegionTimeoutNs`` without a fresh region it gives up (``failed``).
+    case awaitingFreshRegion
+    /// The consumer gave up (``Consumer/failure`` says why:
+    /// ``TensorPoolClientError/staleRegion(field:activityTimestampNs:nowNs:windowNs:)``): its lease is detached, it
+    /// is no longer active and does nothing more. Close it; attach again to retry.
+    case failed
     /// Told not to use SHM (`ConsumerConfig.use_shm = false`): frames are to be taken from the fallback, when one was
     /// given; nothing is read from SHM until a configuration allows it again.
     case fallback(FallbackURI?)
@@ -53,6 +65,11 @@ public enum ConsumerState: Hashable, Sendable {
 /// ``ConsumerOptions/helloIntervalNs`` from ``TensorPoolClient/doWork()``; a `ConsumerConfig` for it can move it to a
 /// per-consumer descriptor stream (in place of the shared one), add a per-consumer control stream for progress, grant
 /// or decline `RATE_LIMITED`, or send it to FALLBACK.
+///
+/// **Stale regions.** Regions whose `activity_timestamp_ns` is outside the freshness window are never mapped
+/// (§15.1), but they do not fail the attach: the consumer waits in ``ConsumerState/awaitingFreshRegion`` for them to
+/// become fresh (or for an announce of fresh ones), for at most ``TensorPoolContext/staleRegionTimeoutNs``, then
+/// fails (``ConsumerState/failed``, ``failure``). Superblock times are compared on CLOCK_MONOTONIC, the peers' clock.
 public final class Consumer {
     /// The lease and the regions of the attach.
     public private(set) var grant: LeaseGrant
@@ -69,8 +86,8 @@ public final class Consumer {
     var lastSeqSeen: UInt64 = 0
     /// The mapping state machine (M0/M1) and its reader.
     public let mapping: ConsumerMapping
-    /// Whether the lease is still held.
-    public private(set) var isActive = true
+    /// Whether the lease is still held (false once it ended, the consumer failed or was closed).
+    public internal(set) var isActive = true
     /// Times the consumer remapped to a new epoch.
     public private(set) var remaps: UInt64 = 0
     /// Descriptors of other streams on the shared descriptor stream, skipped.
@@ -149,6 +166,20 @@ public final class Consumer {
     var remapPending = false
     /// Times the consumer gave up waiting for an announce and attached again (driver spec §4.9).
     public private(set) var announceTimeouts: UInt64 = 0
+    /// Why the consumer gave up (state ``ConsumerState/failed``); nil while it has not.
+    public internal(set) var failure: TensorPoolClientError?
+    /// The stale region found by the last mapping attempt that failed for staleness, while the consumer waits in
+    /// ``ConsumerState/awaitingFreshRegion`` (and after it failed); nil once mapped.
+    public internal(set) var staleRegion: StaleRegion?
+    /// Times stale regions were checked again on the backoff timer (announces check them too).
+    public internal(set) var freshnessChecks: UInt64 = 0
+    /// Monotonic time the consumer began waiting for a fresh region (nil when not waiting).
+    var awaitingFreshSinceNs: UInt64?
+    /// When the backoff timer checks the stale regions next, and the current backoff.
+    var nextFreshCheckNs: UInt64 = 0
+    var freshCheckBackoffNs: UInt64 = 0
+    /// A state change made from the duty cycle, reported to the handler at the next poll.
+    var stateReportPending = false
 
     unowned let client: TensorPoolClient
     @exclusivity(unchecked) @usableFromInline var descriptors: Subscription
@@ -182,12 +213,21 @@ public final class Consumer {
         highestEpoch = grant.epoch
         lastAnnounce = grant.regions
         self.joinTimeNs = joinTimeNs
-        lastMappedNs = UInt64(MonotonicClock.now())
+        let attachNs = UInt64(MonotonicClock.now())
+        lastMappedNs = attachNs
         mapping = ConsumerMapping(
             policy: client.policy, freshnessWindowNs: client.context.freshnessWindowNs,
             maxOutstandingSeqGap: options.maxOutstandingSeqGap, populate: client.context.populateMappings)
-        if case .rejected(let error) = mapping.handle(grant.regions, nowNs: UInt64(EpochNanoClock.now())) {
-            throw .regions(error)
+        // Superblock times are CLOCK_MONOTONIC, as both peers write them.
+        if case .rejected(let error) = mapping.handle(grant.regions, nowNs: attachNs) {
+            // Stale regions are waited for (§10.1.1-004: soft state); anything else fails the attach.
+            guard let stale = StaleRegion(error) else { throw .regions(error) }
+            guard client.context.staleRegionTimeoutNs > 0 else { throw stale.error }
+            staleRegion = stale
+            awaitingFreshSinceNs = attachNs
+            freshCheckBackoffNs = Self.firstFreshCheckNs
+            nextFreshCheckNs = attachNs &+ freshCheckBackoffNs
+            logger.warning("regions stale at attach: waiting for a fresh one", metadata: ["stale": "\(stale)"])
         }
         helloScratch = .allocate(
             byteCount: 128 + (options.descriptorStream?.channel.utf8.count ?? 0)
@@ -227,10 +267,12 @@ public final class Consumer {
     /// Consumer counters: accepted frames, `drops_gap`, `drops_late`, … across remaps.
     public var counters: ConsumerCounters { mapping.counters }
 
-    /// The state of §15.12.
+    /// The state of §15.12, with the wait for a fresh region and the failure.
     public var state: ConsumerState {
+        if failure != nil { return .failed }
         if let fallback { return .fallback(fallback) }
         if case .mapped(let epoch) = mapping.state { return .mapped(epoch: epoch) }
+        if awaitingFreshSinceNs != nil { return .awaitingFreshRegion }
         return .unmapped
     }
 
@@ -267,17 +309,28 @@ public final class Consumer {
         return work
     }
 
-    /// Whether ``maintain()`` has something to do (a subscription being added, a grant to map).
+    /// Whether ``maintain()`` has something to do (a subscription being added, a grant to map, a state change to
+    /// report).
     @usableFromInline
-    var maintenanceDue: Bool { pendingDescriptor != nil || pendingControl != nil || remapPending }
+    var maintenanceDue: Bool {
+        pendingDescriptor != nil || pendingControl != nil || remapPending || stateReportPending
+    }
 
-    /// Completes pending subscription switches and maps an adopted grant; returns the new state if it changed.
+    /// Completes pending subscription switches and maps an adopted grant; returns the new state if it changed (or
+    /// changed in the duty cycle since the last poll).
     @usableFromInline
     func maintain() -> ConsumerState? {
         if pendingDescriptor != nil || pendingControl != nil { resolveSubscriptions() }
-        guard remapPending else { return nil }
-        remapPending = false
-        return mapLastAnnounce()
+        var changed: ConsumerState?
+        if remapPending {
+            remapPending = false
+            changed = mapLastAnnounce()
+        }
+        if stateReportPending {
+            stateReportPending = false
+            changed = changed ?? state
+        }
+        return changed
     }
 
     @usableFromInline
@@ -388,6 +441,10 @@ public final class Consumer {
             return nil
         }
         highestEpoch = decoder.epoch
+        // The driver still announces the epoch whose regions are stale: no need to attach again to learn it (§4.9).
+        if awaitingFreshSinceNs != nil, decoder.epoch == lastAnnounce.epoch {
+            lastMappedNs = UInt64(MonotonicClock.now())
+        }
         let mappedEpoch = mapping.reader?.epoch
         guard decoder.epoch != mappedEpoch, decoder.epoch != lastAnnounce.epoch || mappedEpoch == nil else {
             return nil
@@ -397,15 +454,20 @@ public final class Consumer {
         return mapLastAnnounce()
     }
 
-    /// Maps the last announce; returns the new state if it changed.
+    /// Maps the last announce; returns the new state if it changed. Stale regions start (or continue) the wait for
+    /// a fresh region.
     func mapLastAnnounce() -> ConsumerState? {
         let before = state
-        switch mapping.handle(lastAnnounce, nowNs: UInt64(EpochNanoClock.now())) {
+        let now = UInt64(MonotonicClock.now())  // superblock times are CLOCK_MONOTONIC
+        switch mapping.handle(lastAnnounce, nowNs: now) {
         case .mapped, .remapped:
             remaps &+= 1
+            endFreshWait()
             resetProgressTracking()
             logger.info("mapped", metadata: ["epoch": "\(lastAnnounce.epoch)"])
             sendHello()  // a new epoch may mean a new producer, which has not heard the hello yet
+        case .rejected(let error):
+            noteRejected(error, now: now)
         default: break
         }
         return state != before ? state : nil
@@ -603,7 +665,9 @@ public final class Consumer {
     /// Repeats the hello when due, and runs the announce timeout. Called from the client's duty cycle.
     func doWork(now: UInt64) -> Int {
         guard isActive else { return 0 }
-        var work = checkAnnounceTimeout(now: now)
+        var work = checkFreshRegion(now: now)
+        guard isActive else { return work }
+        work += checkAnnounceTimeout(now: now)
         var handler = QosHandler(consumer: self)
         work += qos.poll(into: &handler, fragmentLimit: 16)
         let interval = client.context.qosIntervalNs
@@ -755,6 +819,7 @@ public final class Consumer {
     /// This consumer's lease ended: stop using the regions.
     func leaseEnded() {
         isActive = false
+        endFreshWait()
         mapping.unmap(.requested)
     }
 

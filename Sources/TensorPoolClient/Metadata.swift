@@ -38,7 +38,7 @@ public struct SourceMetadata: Hashable, Sendable {
     public var streamId: UInt32
     /// The version: a frame whose `meta_version` is this one is described by these attributes.
     public var metaVersion: UInt32
-    /// When the producer issued it.
+    /// When the producer issued it, as sent: CLOCK_MONOTONIC ns of the producer's host for our producers.
     public var timestampNs: UInt64
     /// The items, by key.
     public var attributes: [String: MetadataAttribute]
@@ -137,7 +137,7 @@ public final class MetadataPublisher {
                 var encoder = try WireSchema.DataSourceMetaEncoder.wrapAndApplyHeader(bytes)
                 encoder.streamId = streamId
                 encoder.metaVersion = metaVersion
-                encoder.timestampNs = UInt64(EpochNanoClock.now())
+                encoder.timestampNs = UInt64(MonotonicClock.now())  // CLOCK_MONOTONIC, like every timestamp we send
                 try encoder.attributes(count: items.count) { index, entry in
                     try entry.key(items[index].key)
                     try entry.format(items[index].format)

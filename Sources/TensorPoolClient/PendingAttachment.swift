@@ -57,7 +57,10 @@ public final class PendingAttachment<Handle: AnyObject> {
 
     /// Advances the attach: the handle once attached, nil while in progress; throws once it failed (the driver
     /// refused or did not answer in time, Aeron refused an endpoint, or the granted regions failed validation; the
-    /// lease is detached again in the last two cases). Polling after the outcome returns or throws the same outcome.
+    /// lease is detached again in the last two cases). Regions that are only stale do not fail a consumer's attach:
+    /// it returns the consumer in ``ConsumerState/awaitingFreshRegion`` (see
+    /// ``TensorPoolContext/staleRegionTimeoutNs``); a producer maps its stale regions and refreshes them. Polling after
+    /// the outcome returns or throws the same outcome.
     public func poll() throws(TensorPoolClientError) -> Handle? {
         if let handle { return handle }
         if let failure { throw failure }

@@ -38,6 +38,12 @@ public enum PublishOutcome: Equatable, Sendable {
 /// commit sends the descriptor and then `COMPLETE`. Intervals and deltas are the smallest the consumers hint, never
 /// below the producer's floors.
 ///
+/// **Liveness.** The producer stores CLOCK_MONOTONIC in `activity_timestamp_ns` of its header ring and of every pool
+/// at attach and then every ``ProducerOptions/activityRefreshIntervalNs`` from the client's duty cycle, whatever its
+/// driver does (wire spec §15.14-001; a driver may leave it to the producer, DRV-3-011): keep calling
+/// ``TensorPoolClient/doWork()``, or consumers find the stream stale. Its own granted regions are mapped even when
+/// their activity timestamp is stale (an idle stream of such a driver); every other superblock check applies.
+///
 /// **No subscriber.** Frames published while nobody subscribes to the descriptor stream are committed in SHM but
 /// announced to nobody: ``commit(_:tensor:timestampNs:metaVersion:valuesLength:traceId:)`` returns
 /// ``PublishOutcome/descriptorNotSent(seq:_:)`` with `.notConnected`, ``descriptorsNotSent`` counts them, and the
@@ -103,6 +109,11 @@ public final class Producer {
     /// Whether some per-consumer publication is still being added.
     var addingStreams = false
     var lastHousekeepingNs: UInt64 = 0
+    /// Monotonic time `activity_timestamp_ns` was last stored in the regions.
+    var lastActivityRefreshNs: UInt64 = 0
+    /// Times the regions' activity timestamps were refreshed (at attach, then every
+    /// ``ProducerOptions/activityRefreshIntervalNs``).
+    public private(set) var activityRefreshes: UInt64 = 1
     /// The `tensorpool.producer` logger.
     let logger: Logger
 
@@ -121,8 +132,10 @@ public final class Producer {
             intervalNs: options.progressIntervalNs, bytesDelta: options.progressBytesDelta,
             majorDeltaUnits: options.progressMajorDeltaUnits)
         do {
+            // Every check but freshness (`nowNs: nil`): the producer is about to refresh `activity_timestamp_ns`
+            // itself, and a driver that leaves that to its producers (DRV-3-011) hands out stale regions.
             regions = try StreamRegions.map(
-                grant.regions, policy: client.policy, writable: true, nowNs: UInt64(EpochNanoClock.now()),
+                grant.regions, policy: client.policy, writable: true, nowNs: nil,
                 freshnessWindowNs: client.context.freshnessWindowNs, populate: client.context.populateMappings)
         } catch {
             throw .regions(error)
@@ -144,6 +157,8 @@ public final class Producer {
                 (TensorPoolCounterType.framesPublished, "frames published"),
                 (TensorPoolCounterType.descriptorsNotSent, "descriptors not sent"),
             ])
+        lastActivityRefreshNs = UInt64(MonotonicClock.now())
+        writer.refreshActivity(nowNs: lastActivityRefreshNs)  // fresh from the start (§15.14)
     }
 
     deinit {
@@ -343,12 +358,20 @@ public final class Producer {
 
     // MARK: Consumers
 
-    /// Reads hellos, expires stale consumers and flushes a held-back progress report. Called from the client's
-    /// duty cycle.
+    /// Refreshes the regions' activity timestamps when due, reads hellos, expires stale consumers and flushes a
+    /// held-back progress report. Called from the client's duty cycle.
     func doWork(now: UInt64) -> Int {
         guard isActive else { return 0 }
+        var work = 0
+        if now > lastActivityRefreshNs, now - lastActivityRefreshNs >= options.activityRefreshIntervalNs {
+            // One atomic store per region (§15.14-001); `now` is CLOCK_MONOTONIC, the peers' clock for it.
+            lastActivityRefreshNs = now
+            writer.refreshActivity(nowNs: now)
+            activityRefreshes &+= 1
+            work += 1
+        }
         var handler = ControlHandler(producer: self)
-        var work = controlSubscription.poll(into: &handler, fragmentLimit: 16)
+        work += controlSubscription.poll(into: &handler, fragmentLimit: 16)
         if progressFrame.active && flushProgress(now: now) { work += 1 }
         if addingStreams { work += resolveStreams() }
         work += metadata.doWork(now: now)

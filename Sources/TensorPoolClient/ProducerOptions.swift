@@ -35,8 +35,29 @@ public struct ProducerOptions: Sendable {
     /// left null by default (§10.2.1-004).
     public var descriptorTimestamps = false
 
+    /// How often the producer stores the time (CLOCK_MONOTONIC) in `activity_timestamp_ns` of its header ring and of
+    /// every payload pool, from ``TensorPoolClient/doWork()``, and once at attach: the liveness consumers check
+    /// (wire spec §15.14). It does so whether or not its driver refreshes them too, since a driver may leave the
+    /// refresh to the producer (driver spec DRV-3-011). Default 1 s, the default announce period; it must be positive
+    /// and below the freshness window (``TensorPoolContext/freshnessWindowNs``, 3 s by default), well below it in
+    /// practice, or consumers find the regions stale between two refreshes.
+    public var activityRefreshIntervalNs: UInt64 = 1_000_000_000
+
     /// The defaults above.
     public init() {}
+
+    /// Refuses options a producer cannot work with: an activity refresh interval of 0 or not below the freshness
+    /// window of `context`.
+    func validate(context: TensorPoolContext) throws(TensorPoolClientError) {
+        guard activityRefreshIntervalNs > 0 else {
+            throw .invalidOptions("activityRefreshIntervalNs must be positive: consumers need a periodic refresh")
+        }
+        guard activityRefreshIntervalNs < context.freshnessWindowNs else {
+            throw .invalidOptions(
+                "activityRefreshIntervalNs \(activityRefreshIntervalNs) ns must be below the freshness window "
+                    + "\(context.freshnessWindowNs) ns: the regions would go stale between refreshes")
+        }
+    }
 
     /// Nanoseconds without hello or QoS after which a consumer is stale.
     var staleAfterNs: UInt64 { consumerLivenessIntervalNs &* min(max(staleIntervals, 3), 5) }

@@ -11,12 +11,13 @@ import TensorPoolWire
 public struct TensorPoolContext: Sendable {
     /// The driver's control channel.
     public var controlChannel = "aeron:ipc?term-length=4m"
-    /// The driver's control stream.
+    /// The driver's control stream (1000 in both peers' examples).
     public var controlStreamId: Int32 = 1000
     /// The channel of `ShmPoolAnnounce` (the driver's `announce_channel`).
     public var announceChannel = "aeron:ipc?term-length=4m"
-    /// The stream of `ShmPoolAnnounce` (the driver's `announce_stream_id`; its default is the control stream).
-    public var announceStreamId: Int32 = 1000
+    /// The stream of `ShmPoolAnnounce` (the driver's `announce_stream_id`): 1001, as in both peers' examples and in
+    /// our driver configuration, `tp-client` and `tp-supervisor`.
+    public var announceStreamId: Int32 = 1001
     /// The channel of `FrameDescriptor` messages.
     public var descriptorChannel = "aeron:ipc?term-length=4m"
     /// The stream of `FrameDescriptor` messages (1100 in both peers' examples).
@@ -28,8 +29,15 @@ public struct TensorPoolContext: Sendable {
     /// The driver's announce period (`announce_period_ms`). A consumer left unmapped for three of them (no announce of
     /// a new epoch after a revocation or an epoch change) attaches again, with backoff (driver spec §4.9).
     public var announcePeriodNs: UInt64 = 1_000_000_000
-    /// How old a region's activity timestamp may be when it is mapped.
+    /// How far a region's activity timestamp may lie from CLOCK_MONOTONIC (the clock every superblock time is on) when
+    /// it is mapped.
     public var freshnessWindowNs: UInt64 = 3_000_000_000
+    /// How long a consumer granted (or announced) a region whose `activity_timestamp_ns` is outside
+    /// ``freshnessWindowNs`` waits for it to become fresh, in ``ConsumerState/awaitingFreshRegion``, before it gives
+    /// up with ``TensorPoolClientError/staleRegion(field:activityTimestampNs:nowNs:windowNs:)`` (default 30 s). A
+    /// stream of a driver that leaves the refresh to its producer (driver spec DRV-3-011) is stale while it has no
+    /// producer: the wait lets a consumer join it first. 0 gives up at the first stale check (an attach then throws).
+    public var staleRegionTimeoutNs: UInt64 = 30_000_000_000
     /// The channel of `QosProducer` and `QosConsumer` (wire spec §10.4).
     public var qosChannel = "aeron:ipc?term-length=4m"
     /// The QoS stream (1200 in both peers' examples).
@@ -63,6 +71,11 @@ public enum TensorPoolClientError: Error, CustomStringConvertible {
     case aeron(AeronError)
     /// The options ask for something the protocol forbids.
     case invalidOptions(String)
+    /// A consumer's regions stayed stale for ``TensorPoolContext/staleRegionTimeoutNs``: superblock `field`
+    /// (`activity_timestamp_ns`) held `activityTimestampNs`, further than `windowNs` from `nowNs` (CLOCK_MONOTONIC
+    /// ns): older, or ahead (not stamped on this host's monotonic clock). ``Consumer/staleRegion`` also names the
+    /// region file and how long the consumer waited.
+    case staleRegion(field: String, activityTimestampNs: UInt64, nowNs: UInt64, windowNs: UInt64)
 
     /// A one-line explanation.
     public var description: String {
@@ -71,6 +84,9 @@ public enum TensorPoolClientError: Error, CustomStringConvertible {
         case .regions(let error): "regions: \(error)"
         case .aeron(let error): "aeron: \(error)"
         case .invalidOptions(let why): "invalid options: \(why)"
+        case .staleRegion(let field, let activity, let now, let window):
+            "stale region: \(field) is \(activity) at CLOCK_MONOTONIC \(now), further than the freshness window "
+                + "(\(window) ns)"
         }
     }
 }
@@ -130,12 +146,15 @@ public final class TensorPoolClient: Agent {
     public func attachProducer(
         streamId: UInt32, options: ProducerOptions = ProducerOptions()
     ) throws(TensorPoolClientError) -> Producer {
+        try options.validate(context: context)
         let attempt = beginAttachProducer(streamId: streamId, options: options)
         return try attempt.await()
     }
 
     /// Attaches a consumer to `streamId`: a lease, the regions mapped read-only, the subscriptions, and the first
-    /// hello. Blocks until the driver answers (see ``beginAttachConsumer(streamId:options:)``).
+    /// hello. Blocks until the driver answers (see ``beginAttachConsumer(streamId:options:)``). Granted regions that
+    /// are stale are not mapped and do not fail the attach: the consumer starts in
+    /// ``ConsumerState/awaitingFreshRegion`` and maps them once fresh (``Consumer``, "Stale regions").
     public func attachConsumer(
         streamId: UInt32, options: ConsumerOptions = ConsumerOptions()
     ) throws(TensorPoolClientError) -> Consumer {
@@ -149,6 +168,8 @@ public final class TensorPoolClient: Agent {
     public func beginAttachProducer(
         streamId: UInt32, options: ProducerOptions = ProducerOptions()
     ) -> PendingAttachment<Producer> {
+        var invalid: TensorPoolClientError?
+        do { try options.validate(context: context) } catch { invalid = error }
         var endpoints = AeronEndpoints()
         endpoints.publications = [
             (context.descriptorChannel, context.descriptorStreamId),
@@ -160,7 +181,7 @@ public final class TensorPoolClient: Agent {
         return PendingAttachment(
             client: self,
             attach: driver.beginAttach(streamId: streamId, role: .producer, timeout: context.attachTimeout),
-            endpoints: endpoints
+            endpoints: endpoints, failure: invalid
         ) { client, grant, publications, subscriptions, _ throws(TensorPoolClientError) in
             let producer = try Producer(
                 client: client, grant: grant, options: options, publication: publications[0],

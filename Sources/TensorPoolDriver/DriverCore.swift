@@ -332,10 +332,11 @@ public final class DriverCore {
     }
 
     /// The next epoch of a stream: strictly greater than the current one and than any on disk, and at least the
-    /// realtime clock, so a restarted driver never reuses one (§6, §10; the peers' rule).
+    /// epoch clock (CLOCK_REALTIME), so a restarted driver never reuses one, even after a reboot (§6, §10; the peers'
+    /// rule). The only use of the realtime clock: every timestamp is on the monotonic one.
     func nextEpoch(_ stream: StreamState) -> UInt64 {
         let floor = max(stream.epoch, epochFloor[stream.streamId] ?? 0)
-        return max(floor &+ 1, clock.realtimeNs())
+        return max(floor &+ 1, clock.epochClockNs())
     }
 
     /// Creates the regions of a new epoch for `stream` and retires the old mapping (its files stay for the epoch GC).
@@ -346,7 +347,7 @@ public final class DriverCore {
             let regions = try StreamRegions.create(
                 layout: layout, streamId: stream.streamId, epoch: epoch, headerNslots: stream.profile.headerNslots,
                 pools: stream.profile.payloadPools.map { PoolSpec(poolId: $0.poolId, strideBytes: $0.strideBytes) },
-                producerId: stream.producerLeaseId.flatMap { leases[$0]?.clientId } ?? 0, nowNs: clock.realtimeNs(),
+                producerId: stream.producerLeaseId.flatMap { leases[$0]?.clientId } ?? 0, nowNs: clock.monotonicNs(),
                 options: createOptions)
             if let old = stream.regions {
                 old.unmap()

@@ -65,7 +65,7 @@ extension DriverCore {
     func sendAttachOK(_ correlation: Int64, lease: Lease, stream: StreamState) {
         guard let regions = stream.regions else { return }
         let announce = regions.announce
-        let expiry = clock.realtimeNs() &+ leaseGraceNs
+        let expiry = lease.expiresAtNs  // the driver's own deadline, on CLOCK_MONOTONIC like the peers'
         emit(output.sendControl) { buffer in
             var encoder = try DriverSchema.ShmAttachResponseEncoder.wrapAndApplyHeader(buffer)
             encoder.correlationId = correlation
@@ -103,7 +103,7 @@ extension DriverCore {
 
     func sendRevoked(_ lease: Lease, reason: DriverSchema.LeaseRevokeReason, message: String) {
         counters.revocationsSent &+= 1
-        let now = clock.realtimeNs()
+        let now = clock.monotonicNs()
         emit(output.sendControl) { buffer in
             var encoder = try DriverSchema.ShmLeaseRevokedEncoder.wrapAndApplyHeader(buffer)
             encoder.timestampNs = now
@@ -118,7 +118,7 @@ extension DriverCore {
     }
 
     func sendShutdown(reason: DriverSchema.ShutdownReason) {
-        let now = clock.realtimeNs()
+        let now = clock.monotonicNs()
         emit(output.sendControl) { buffer in
             var encoder = try DriverSchema.ShmDriverShutdownEncoder.wrapAndApplyHeader(buffer)
             encoder.timestampNs = now
@@ -129,11 +129,12 @@ extension DriverCore {
     }
 
     /// Publishes the `ShmPoolAnnounce` of a stream (producer id = the attached producer's client id, or 0, §8) and
-    /// refreshes the regions' activity timestamps (the driver keeps the liveness, §3).
+    /// refreshes the regions' activity timestamps (the driver keeps the liveness, §3). The announce timestamp and the
+    /// activity timestamps are the same CLOCK_MONOTONIC reading.
     func announce(_ streamId: UInt32) {
         guard var stream = streams[streamId], let regions = stream.regions else { return }
         let now = clock.monotonicNs()
-        regions.refreshActivity(nowNs: clock.realtimeNs())
+        regions.refreshActivity(nowNs: now)
         let producerId = stream.producerLeaseId.flatMap { leases[$0]?.clientId } ?? 0
         let announce = regions.announce
         emit(output.sendAnnounce) { buffer in

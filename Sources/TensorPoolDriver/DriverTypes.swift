@@ -11,11 +11,17 @@ public protocol DriverOutput: AnyObject {
 }
 
 /// The driver's two time sources, injectable for tests.
+///
+/// Every time value the driver writes or compares is on ``monotonicNs()``, as both peer implementations do: the
+/// superblocks' `start_timestamp_ns` and `activity_timestamp_ns`, `leaseExpiryTimestampNs`, the `timestampNs` of
+/// `ShmLeaseRevoked` and `ShmDriverShutdown`, `announce_timestamp_ns` (clock domain MONOTONIC), and its own
+/// deadlines, cadences and epoch-GC ages. ``epochClockNs()`` only seeds epochs.
 public protocol DriverClock: AnyObject {
-    /// `CLOCK_MONOTONIC` nanoseconds: lease expiry, cadences, announce timestamps (clock domain MONOTONIC).
+    /// `CLOCK_MONOTONIC` nanoseconds (since boot): the clock of every timestamp and deadline.
     func monotonicNs() -> UInt64
-    /// `CLOCK_REALTIME` nanoseconds: epochs (never reused across restarts) and superblock timestamps.
-    func realtimeNs() -> UInt64
+    /// `CLOCK_REALTIME` nanoseconds, used only as the floor of a new epoch so that a restarted driver never reuses
+    /// one (an epoch identifies a layout generation; it is not a timestamp and is never compared with one).
+    func epochClockNs() -> UInt64
 }
 
 /// The system clocks.
@@ -26,8 +32,8 @@ public final class SystemDriverClock: DriverClock {
     /// `CLOCK_MONOTONIC` in nanoseconds.
     public func monotonicNs() -> UInt64 { UInt64(MonotonicClock.now()) }
 
-    /// `CLOCK_REALTIME` in nanoseconds.
-    public func realtimeNs() -> UInt64 { UInt64(EpochNanoClock.now()) }
+    /// `CLOCK_REALTIME` in nanoseconds (epochs only).
+    public func epochClockNs() -> UInt64 { UInt64(EpochNanoClock.now()) }
 }
 
 /// The lease lifecycle of driver spec §4.7: ATTACHED → ACTIVE → one of the three terminal states.

@@ -74,6 +74,10 @@ extension DriverCore {
     /// created them is gone or is this driver (which no longer uses a retired epoch). `force` skips the age check (GC
     /// on startup of epochs whose owner is gone).
     ///
+    /// Idleness is judged on CLOCK_MONOTONIC, the clock of `activity_timestamp_ns`. An activity timestamp ahead of
+    /// the clock cannot be from this boot's monotonic clock (it is from an earlier boot, or a realtime stamp of an
+    /// older writer), so it counts as idle; the owner check still protects a live process.
+    ///
     /// A sweep does bounded work (at most 16 removals and 64 superblock reads) so that it never stalls the control
     /// plane; the rest waits for the next sweep.
     func collectEpochDirectories(force: Bool) {
@@ -81,7 +85,6 @@ extension DriverCore {
         var reads = 0
         let keep = Int(max(1, configuration.policies.epochGcKeep))
         let minAge = configuration.policies.epochGcMinAgeNs
-        let now = clock.realtimeNs()
         let ownPid = UInt64(getpid())
         var streamIds = Set(streams.keys)
         for stream in configuration.streams { streamIds.insert(stream.streamId) }
@@ -95,7 +98,8 @@ extension DriverCore {
                 reads += 1
                 if let owner = EpochDirectories.owner(of: path) {
                     let ownerGone = owner.pid == ownPid || !EpochDirectories.isAlive(owner.pid)
-                    let idle = now > owner.activityNs && now - owner.activityNs >= minAge
+                    let now = clock.monotonicNs()  // read after the superblock: a refresh cannot be ahead of it
+                    let idle = owner.activityNs > now || now - owner.activityNs >= minAge
                     guard ownerGone && (force || idle) else { continue }
                 } else if !force {
                     continue  // unreadable: leave it unless collecting at startup

@@ -51,7 +51,8 @@ public final class ConsumerMapping {
 
     /// Containment policy for announced paths.
     public let policy: PathPolicy
-    /// Freshness window for activity timestamps.
+    /// Freshness window for activity timestamps (compared with the CLOCK_MONOTONIC `nowNs` of ``handle(_:nowNs:)``
+    /// and ``checkLiveness(nowNs:)``).
     public let freshnessWindowNs: UInt64
     /// Whether mappings are locked into memory.
     public let lockMemory: Bool

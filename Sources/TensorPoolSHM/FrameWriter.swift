@@ -271,6 +271,7 @@ public final class FrameWriter {
         }
     }
 
-    /// Refreshes the activity timestamp of every region (call at the announce cadence, §7.1).
+    /// Refreshes the activity timestamp of every region with `nowNs`, a CLOCK_MONOTONIC reading (call at the announce
+    /// cadence, §7.1).
     public func refreshActivity(nowNs: UInt64) { regions.refreshActivity(nowNs: nowNs) }
 }

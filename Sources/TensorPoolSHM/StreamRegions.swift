@@ -183,7 +183,7 @@ public final class StreamRegions: Sendable {
     }
 
     /// Creates the files of a new epoch under `layout`: `header.ring` and one `<pool_id>.pool` per pool, each sized,
-    /// given its superblock (written once) and synced. Returns the mapped, writable regions; their ``announce``
+    /// given its superblock (written once, `nowNs` — CLOCK_MONOTONIC — as start and activity timestamp) and synced. Returns the mapped, writable regions; their ``announce``
     /// carries the URIs to publish.
     public static func create(
         layout: ShmPathLayout, streamId: UInt32, epoch: UInt64, headerNslots: UInt32, pools: [PoolSpec],
@@ -246,8 +246,8 @@ public final class StreamRegions: Sendable {
 
     /// Maps the regions an announce names, after validating everything the spec requires before mapping: the
     /// announced geometry, each URI (§15.22), each path's containment (§15.21a.5), the file size, hugepage backing
-    /// when required, each superblock against the announce (§15.1) and, when `nowNs` is given, the freshness of each
-    /// activity timestamp. Nothing is mapped when any check fails. `populate` faults every page in when mapping.
+    /// when required, each superblock against the announce (§15.1) and, when `nowNs` (CLOCK_MONOTONIC) is given, the
+    /// freshness of each activity timestamp. Nothing is mapped when any check fails. `populate` faults every page in when mapping.
     public static func map(
         _ announce: RegionAnnounce, policy: PathPolicy, writable: Bool = false, nowNs: UInt64? = nil,
         freshnessWindowNs: UInt64 = 3_000_000_000, lockMemory: Bool = false, populate: Bool = false
@@ -302,7 +302,7 @@ public final class StreamRegions: Sendable {
         return region
     }
 
-    /// Stores `nowNs` as the activity timestamp of every region (the producer's periodic refresh).
+    /// Stores `nowNs` (CLOCK_MONOTONIC) as the activity timestamp of every region (the producer's periodic refresh).
     public func refreshActivity(nowNs: UInt64) {
         Superblock.refreshActivity(in: header, nowNs: nowNs)
         for pool in pools { Superblock.refreshActivity(in: pool.region, nowNs: nowNs) }

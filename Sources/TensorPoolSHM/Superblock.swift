@@ -31,7 +31,8 @@ public enum SuperblockMismatch: Error, Hashable, Sendable, CustomStringConvertib
     case truncated(length: Int)
     /// A field differs from the expected value.
     case mismatch(SuperblockField, expected: UInt64, actual: UInt64)
-    /// `activity_timestamp_ns` is zero or older than the freshness window: the producer is presumed dead.
+    /// `activity_timestamp_ns` is zero, or further than the freshness window from `nowNs` (CLOCK_MONOTONIC): older,
+    /// so the producer is presumed dead, or ahead, so it was not stamped on this host's monotonic clock.
     case stale(activityTimestampNs: UInt64, nowNs: UInt64, windowNs: UInt64)
 
     /// A one-line explanation.
@@ -41,8 +42,13 @@ public enum SuperblockMismatch: Error, Hashable, Sendable, CustomStringConvertib
         case .mismatch(.magic, let expected, let actual):
             "magic 0x\(String(actual, radix: 16)) is not 0x\(String(expected, radix: 16)) (TPOLSHM1)"
         case .mismatch(let field, let expected, let actual): "\(field.rawValue) is \(actual), expected \(expected)"
+        case .stale(0, let now, _):
+            "activity_timestamp_ns is 0 (never refreshed) at CLOCK_MONOTONIC \(now)"
+        case .stale(let activity, let now, let window) where activity > now:
+            "activity_timestamp_ns \(activity) is stale at CLOCK_MONOTONIC \(now): more than the \(window) ns window "
+                + "ahead, so not stamped on this host's monotonic clock (a realtime stamp, or an earlier boot's)"
         case .stale(let activity, let now, let window):
-            "activity timestamp \(activity) is stale at \(now) (window \(window) ns)"
+            "activity_timestamp_ns \(activity) is stale at CLOCK_MONOTONIC \(now) (window \(window) ns)"
         }
     }
 }
@@ -69,12 +75,12 @@ public struct Superblock: Hashable, Sendable {
     public var strideBytes: UInt32
     /// Creator's process id (informational only, §15.1).
     public var pid: UInt64
-    /// Creation time, nanoseconds.
+    /// Creation time: CLOCK_MONOTONIC nanoseconds, as both peer implementations write it.
     public var startTimestampNs: UInt64
-    /// Last liveness refresh, nanoseconds.
+    /// Last liveness refresh: CLOCK_MONOTONIC nanoseconds, as both peer implementations write it.
     public var activityTimestampNs: UInt64
 
-    /// The superblock of a header ring.
+    /// The superblock of a header ring; `nowNs` (CLOCK_MONOTONIC) is its start and activity timestamp.
     public static func headerRing(
         streamId: UInt32, epoch: UInt64, nslots: UInt32, pid: UInt64, nowNs: UInt64
     ) -> Superblock {
@@ -84,7 +90,7 @@ public struct Superblock: Hashable, Sendable {
             activityTimestampNs: nowNs)
     }
 
-    /// The superblock of a payload pool.
+    /// The superblock of a payload pool; `nowNs` (CLOCK_MONOTONIC) is its start and activity timestamp.
     public static func payloadPool(
         streamId: UInt32, epoch: UInt64, poolId: UInt16, nslots: UInt32, strideBytes: UInt32, pid: UInt64,
         nowNs: UInt64
@@ -184,20 +190,28 @@ public struct Superblock: Hashable, Sendable {
     }
 
     /// Throws ``SuperblockMismatch/stale(activityTimestampNs:nowNs:windowNs:)`` unless the activity timestamp is
-    /// non-zero and no older than `windowNs` at `nowNs` (§15.1, §15.14).
+    /// non-zero and within `windowNs` of `nowNs`, a CLOCK_MONOTONIC reading (§15.1, §15.14; see
+    /// ``isStale(activityTimestampNs:nowNs:windowNs:)``).
     public func requireFresh(nowNs: UInt64, windowNs: UInt64) throws(SuperblockMismatch) {
         if Self.isStale(activityTimestampNs: activityTimestampNs, nowNs: nowNs, windowNs: windowNs) {
             throw .stale(activityTimestampNs: activityTimestampNs, nowNs: nowNs, windowNs: windowNs)
         }
     }
 
-    /// Whether an activity timestamp is zero or older than `windowNs` at `nowNs`.
+    /// Whether an activity timestamp is zero or further than `windowNs` from `nowNs`. Both are CLOCK_MONOTONIC
+    /// readings of this host (the peers' clock of every superblock time): a timestamp older than the window means the
+    /// producer stopped refreshing it; one more than the window ahead was not written on this clock in this boot (a
+    /// CLOCK_REALTIME stamp is about 1.8 × 10^18 ns ahead), so it proves no liveness either. A timestamp slightly
+    /// ahead, from a refresh racing the reading of the clock, is fresh.
     @inlinable
     public static func isStale(activityTimestampNs: UInt64, nowNs: UInt64, windowNs: UInt64) -> Bool {
-        activityTimestampNs == 0 || (nowNs > activityTimestampNs && nowNs - activityTimestampNs > windowNs)
+        guard activityTimestampNs != 0 else { return true }
+        return nowNs >= activityTimestampNs
+            ? nowNs - activityTimestampNs > windowNs : activityTimestampNs - nowNs > windowNs
     }
 
-    /// Atomically stores `nowNs` as the region's `activity_timestamp_ns` (the producer's periodic refresh, §7.1).
+    /// Atomically stores `nowNs` (CLOCK_MONOTONIC) as the region's `activity_timestamp_ns` (the periodic refresh,
+    /// §7.1).
     public static func refreshActivity(in region: MappedRegion, nowNs: UInt64) {
         precondition(region.isWritable && region.length >= ShmLayout.superblockSize, "refresh needs a writable region")
         let word = UnsafeAtomic<UInt64>(

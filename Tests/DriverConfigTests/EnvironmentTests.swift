@@ -127,7 +127,7 @@ struct EnvironmentTests {
             minimalProfiles + "\n" + minimalStreams,
             environment: ["DRIVER_CONTROL_STREAM_ID": "3000", "SHM_BASE_DIR": "/tmp/tp", "POLICIES_MLOCK_SHM": "true"])
         #expect(config.driver.controlStreamId == 3000)
-        #expect(config.driver.announceStreamId == 3000)
+        #expect(config.driver.announceStreamId == 1001, "the announce stream has its own default, not the control's")
         #expect(config.shm.baseDirectory == "/tmp/tp")
         #expect(config.shm.allowedBaseDirectories == ["/tmp/tp"])
         #expect(config.policies.mlockShm)

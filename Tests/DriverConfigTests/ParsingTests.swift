@@ -13,7 +13,7 @@ struct ParsingTests {
         #expect(driver.controlChannel == "aeron:ipc?term-length=4m")
         #expect(driver.controlStreamId == 1000)
         #expect(driver.announceChannel == driver.controlChannel)
-        #expect(driver.announceStreamId == 1000)
+        #expect(driver.announceStreamId == 1001, "the peers' examples' announce stream, not the control stream")
         #expect(driver.qosChannel == "aeron:ipc?term-length=4m")
         #expect(driver.qosStreamId == 1200)
         #expect(driver.streamIdRange == nil)

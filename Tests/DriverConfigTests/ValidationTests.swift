@@ -286,12 +286,12 @@ struct ValidationTests {
         let config = try DriverConfiguration.parse(
             document(
                 driver: """
-                    stream_id_range = "1001-1199"
+                    stream_id_range = "1002-1199"
                     descriptor_stream_id_range = "1201-9999"
                     control_stream_id_range = "10001-10001"
                     """,
                 policies: "allow_dynamic_streams = true"))
-        #expect(config.driver.streamIdRange == StreamIdRange(lower: 1001, upper: 1199))
+        #expect(config.driver.streamIdRange == StreamIdRange(lower: 1002, upper: 1199))
     }
 
     @Test("validate() checks configurations built in code")

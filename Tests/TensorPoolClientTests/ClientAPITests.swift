@@ -147,6 +147,44 @@ struct ClientAPITests {
     }
 
     @Test(
+        "the producer's activity refresh interval defaults to the announce period and must be positive and below the freshness window, in both attach paths"
+    )
+    func producerOptionValidation() throws {
+        var context = TensorPoolContext()
+        context.controlStreamId = TestMediaDriver.uniqueStreamId()  // no driver: the options are refused first
+        context.attachTimeout = TestTiming.hangGuard
+        #expect(ProducerOptions().activityRefreshIntervalNs == context.announcePeriodNs)
+        #expect(ProducerOptions().activityRefreshIntervalNs < context.freshnessWindowNs)
+        #expect(context.staleRegionTimeoutNs == 30_000_000_000)
+        let client = try TensorPoolClient(context: context, aeron: try TestMediaDriver.client())
+        defer { client.close() }
+        /// The reason an attach was refused for, if it was refused as invalid.
+        func refusal(_ attach: () throws(TensorPoolClientError) -> Void) -> String? {
+            do {
+                try attach()
+            } catch {
+                if case .invalidOptions(let why) = error { return why }
+                Issue.record("unexpected \(error)")
+            }
+            return nil
+        }
+        for interval in [UInt64(0), context.freshnessWindowNs, context.freshnessWindowNs + 1] {
+            var options = ProducerOptions()
+            options.activityRefreshIntervalNs = interval
+            let blocking = refusal { () throws(TensorPoolClientError) in
+                _ = try client.attachProducer(streamId: 10_000, options: options)
+            }
+            let nonBlocking = refusal { () throws(TensorPoolClientError) in
+                _ = try client.beginAttachProducer(streamId: 10_000, options: options).poll()
+            }
+            #expect(
+                blocking?.contains("activityRefreshIntervalNs") == true,
+                "interval \(interval): \(blocking ?? "accepted")")
+            #expect(nonBlocking == blocking, "interval \(interval)")
+        }
+    }
+
+    @Test(
         "a consumer runs on an AgentRunner (client and consumer agent composed) while the producer runs on an AgentInvoker"
     )
     func agents() throws {

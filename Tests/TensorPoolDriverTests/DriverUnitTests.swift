@@ -1,9 +1,12 @@
+import Agents
 import DriverConfig
 import Foundation
 import SBE
 import TensorPoolDriver
 import TensorPoolWire
 import Testing
+
+@testable import DriverTool
 
 @Suite("Driver units")
 struct DriverUnitTests {
@@ -45,11 +48,19 @@ struct DriverUnitTests {
         #expect(truncatedErrorMessage(String(repeating: "x", count: 5000)).utf8.count == maxErrorMessageBytes)
     }
 
-    @Test("the system clocks move forward")
+    @Test("the system clocks: timestamps on CLOCK_MONOTONIC, the epoch clock on CLOCK_REALTIME")
     func clocks() {
         let clock = SystemDriverClock()
-        let first = clock.monotonicNs()
-        #expect(clock.monotonicNs() >= first && clock.realtimeNs() > 1_700_000_000_000_000_000)
+        let before = UInt64(MonotonicClock.now())
+        let monotonic = clock.monotonicNs()
+        #expect(monotonic >= before && monotonic <= UInt64(MonotonicClock.now()))
+        #expect(clock.epochClockNs() > 1_700_000_000_000_000_000)
+    }
+
+    @Test("tp-driver's client commands default to control stream 1000; the configuration announces on 1001")
+    func toolDefaults() throws {
+        #expect(try ControlEndpoint.parse([]).controlStreamId == 1000)
+        #expect(DriverConfiguration.Driver.defaultAnnounceStreamId == 1001)
     }
 }
 

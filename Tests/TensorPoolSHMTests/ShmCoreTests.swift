@@ -149,7 +149,21 @@ struct RegionTests {
             try Superblock(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<10]))
         }
         #expect(Superblock.isStale(activityTimestampNs: 0, nowNs: 1, windowNs: 10))
-        #expect(!Superblock.isStale(activityTimestampNs: 100, nowNs: 50, windowNs: 10), "a clock behind is not stale")
+        #expect(!Superblock.isStale(activityTimestampNs: 40, nowNs: 50, windowNs: 10), "at the window's edge")
+        #expect(Superblock.isStale(activityTimestampNs: 39, nowNs: 50, windowNs: 10), "older than the window")
+        #expect(!Superblock.isStale(activityTimestampNs: 60, nowNs: 50, windowNs: 10), "a refresh racing the clock")
+        #expect(Superblock.isStale(activityTimestampNs: 61, nowNs: 50, windowNs: 10), "ahead: not this clock's")
+        // A CLOCK_REALTIME stamp read on CLOCK_MONOTONIC (the peers' clock and ours) is stale, and says why.
+        let realtimeStamp: UInt64 = 1_796_686_620_607_215_256
+        let monotonicNow: UInt64 = 1_078_885_019_909
+        #expect(Superblock.isStale(activityTimestampNs: realtimeStamp, nowNs: monotonicNow, windowNs: 3_000_000_000))
+        var foreign = written
+        foreign.activityTimestampNs = realtimeStamp
+        let error = try #require(throws: SuperblockMismatch.self) {
+            try foreign.requireFresh(nowNs: monotonicNow, windowNs: 3_000_000_000)
+        }
+        #expect(error == .stale(activityTimestampNs: realtimeStamp, nowNs: monotonicNow, windowNs: 3_000_000_000))
+        #expect(error.description.contains("ahead") && error.description.contains("\(realtimeStamp)"))
     }
 
     @Test("unmap is explicit and repeatable; a failed creation leaves no files behind")

@@ -118,6 +118,7 @@ final class BenchDriver {
         [driver]
         instance_id = "driver-bench"
         control_stream_id = \(controlStreamId)
+        announce_stream_id = \(controlStreamId)
         [shm]
         base_dir = "\(directory)"
         [policies]

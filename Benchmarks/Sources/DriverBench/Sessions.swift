@@ -48,7 +48,7 @@ final class ClientSession: BenchSession {
     init(driver: BenchDriver, aeron: AeronClient) throws {
         client = try DriverClient(
             aeron: aeron, controlChannel: driver.controlChannel, controlStreamId: driver.controlStreamId)
-        // The announce stream is the control stream by default.
+        // The bench configuration announces on the control stream.
         watch = try aeron.addSubscription(channel: driver.controlChannel, streamId: driver.controlStreamId)
     }
 
