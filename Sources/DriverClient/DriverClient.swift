@@ -158,6 +158,9 @@ public final class DriverClient {
     public private(set) var protocolErrors: [DriverProtocolError] = []
     /// Whether `ShmDriverShutdown` was received.
     public private(set) var driverShutDown = false
+    /// Leases granted to attach attempts that had been given up on (an answer later than the attempt timeout, after
+    /// another attempt was answered), detached at once so the driver does not keep them.
+    public internal(set) var lateLeasesReturned: UInt64 = 0
 
     let aeron: AeronClient
     let subscription: Subscription
@@ -178,6 +181,9 @@ public final class DriverClient {
 
     enum PendingRequest {
         case attach(streamId: UInt32, role: DriverSchema.Role)
+        /// An attach request its ``PendingAttach`` no longer waits for (it took another attempt's answer, failed or
+        /// was cancelled): a lease the driver grants it anyway is given back at once, never used.
+        case abandonedAttach(streamId: UInt32, role: DriverSchema.Role)
         case detach
         case answeredAttach(Result<LeaseGrant, DriverClientError>)
         case answeredDetach(DriverSchema.ResponseCode)
@@ -459,6 +465,16 @@ public final class DriverClient {
     func onAttachResponse(_ buffer: UnsafeRawBufferPointer) {
         guard let response = try? DriverSchema.ShmAttachResponseDecoder(decodingHeaderOf: buffer) else {
             protocolErrors.append(.malformed("ShmAttachResponse"))
+            return
+        }
+        if case .abandonedAttach(let requestedStream, let role) = pending[response.correlationId] {
+            pending[response.correlationId] = nil
+            if response.code == .ok, let leaseId = response.leaseId {
+                lateLeasesReturned &+= 1
+                if let correlation = sendDetach(leaseId: leaseId, streamId: requestedStream, role: role) {
+                    pending[correlation] = nil  // the answer is not awaited
+                }
+            }
             return
         }
         // Only the first answer to an outstanding attach counts (§B.1): others, and other clients', are ignored.

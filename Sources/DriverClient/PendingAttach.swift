@@ -7,6 +7,12 @@ public import TensorPoolWire
 /// Each ``poll()`` runs the driver client's duty cycle once and advances the attempt: it sends a request when one is
 /// due, accepts the first valid answer, and on a missing answer, a protocol error or a client-id collision backs off
 /// and tries again, until the deadline. Like the client, it belongs to one thread.
+///
+/// On a busy machine the driver's answer can come after the attempt timeout, when the attempt is retired and the
+/// next one is out: a lease granted that late is given back at once (detached, never used), so the driver does not
+/// keep a lease nobody holds. Until it is, a driver that allows one producer per stream refuses the next attempt with
+/// `REJECTED`; so after an attempt went unanswered a `REJECTED` is not final: the attach backs off and asks again
+/// until its deadline, by which time the late lease has been given back, or, if its answer was lost, has expired.
 public final class PendingAttach {
     struct Request {
         var streamId: UInt32
@@ -31,6 +37,11 @@ public final class PendingAttach {
     let deadlineNs: UInt64
     var backoffNs: UInt64
     var correlation: Int64?
+    /// Whether an earlier attempt went unanswered (the driver may have granted it a lease that is given back late).
+    var earlierUnanswered = false
+    /// A `REJECTED` answer not taken as final because an earlier attempt went unanswered: the failure reported if
+    /// the deadline passes first.
+    var deferredRefusal: DriverClientError?
     var attemptDeadlineNs: UInt64 = 0
     /// Monotonic time before which no new request is sent (the backoff).
     var nextAttemptNs: UInt64 = 0
@@ -89,6 +100,10 @@ public final class PendingAttach {
                 if client.autoClientId && code == .rejected && message == "client_id already attached" {
                     client.clientId = DriverClient.randomClientId()  // §B.2: another id, after the backoff
                     scheduleBackoff(now: now)
+                } else if code == .rejected && earlierUnanswered {
+                    // Perhaps refused for the lease of an earlier attempt whose answer is late or was lost.
+                    deferredRefusal = .refused(code: code, message: message)
+                    scheduleBackoff(now: now)
                 } else {
                     result = .failure(.refused(code: code, message: message))
                     return
@@ -105,14 +120,18 @@ public final class PendingAttach {
                 scheduleBackoff(now: now)
             default:
                 guard now >= attemptDeadlineNs else { return }
-                // No (valid) answer in time: the correlation id is retired (a late answer is ignored).
-                retire()
+                // No (valid) answer in time: the attempt is retired; a lease granted to it later is given back.
+                if case .attach(let streamId, let role) = client.pending[correlation] {
+                    client.pending[correlation] = .abandonedAttach(streamId: streamId, role: role)
+                }
+                self.correlation = nil
+                earlierUnanswered = true
                 scheduleBackoff(now: now)
             }
         }
         guard correlation == nil else { return }
         guard now < deadlineNs else {
-            result = .failure(client.sentAny ? .timeout(attempts: attempts) : .notConnected)
+            result = .failure(deferredRefusal ?? (client.sentAny ? .timeout(attempts: attempts) : .notConnected))
             return
         }
         guard now >= nextAttemptNs else { return }
