@@ -41,8 +41,10 @@ public struct AeronContext: Sendable {
         }
     }
 
-    /// Whether a media driver is active in `directory` (its CnC file exists and its heartbeat is recent).
-    public static func isDriverActive(directory: String, timeout: Duration = .milliseconds(500)) -> Bool {
+    /// Whether a media driver is active in `directory`: its CnC file exists and its conductor's heartbeat is no older
+    /// than `timeout`. The default is Aeron's default driver timeout (10 s), the age at which a client gives up on its
+    /// driver: a busy machine can delay a live driver's heartbeat by far more than a fraction of a second.
+    public static func isDriverActive(directory: String, timeout: Duration = .seconds(10)) -> Bool {
         // The C function calls its log function unconditionally, so it needs one.
         aeron_is_driver_active(directory, timeout.wholeMilliseconds, { _ in })
     }
