@@ -102,10 +102,13 @@ final class ControlScene {
         return outcomes
     }
 
-    /// Waits until the consumer mapped the producer's epoch and the producer heard its hello.
+    /// Waits until the consumer mapped the producer's epoch, the producer heard its hello, and the producer's
+    /// descriptor publication is connected (before that, descriptors are not sent: a case publishing earlier would
+    /// wait for frames that never come).
     func settle<H: FrameHandling>(_ handler: inout H) throws {
         let ready = pump(&handler) {
             consumer.state == .mapped(epoch: producer.epoch) && producer.consumers[consumer.consumerId] != nil
+                && producer.hasSubscribers
         }
         try #require(ready)
     }
@@ -342,13 +345,23 @@ struct ConsumerControlConformance {
         // through, then at most one per second, gated on the descriptors' publish timestamps (slot timestamps are
         // 1000 + seq).
         let start = UInt64(MonotonicClock.now())
+        // Settled once the consumer dealt with each frame: passed, gated, or dropped with a counted reason (a drop
+        // fails the assertions below at once instead of waiting out the hang guard).
         let outcomes = try scene.publishPaced(&handler, count: 10) { current, published in
-            current.seqs.count + Int(scene.consumer.rateLimited) == published
+            let counters = scene.consumer.counters
+            let dropped = counters.dropsLate + counters.dropsInvalid + counters.dropsEpoch + counters.dropsGap
+            return current.seqs.count + Int(scene.consumer.rateLimited) + Int(dropped) >= published
+                || !scene.consumer.isActive
         }
         let span = UInt64(MonotonicClock.now()) - start
         #expect(outcomes.allSatisfy { if case .published = $0 { true } else { false } })
         #expect(handler.seqs.first == 0 && handler.seqs.count <= Int(span / 1_000_000_000) + 1, "\(handler.seqs)")
-        #expect(handler.seqs.count + Int(scene.consumer.rateLimited) == 10, "every frame passed or was gated")
+        #expect(
+            handler.seqs.count + Int(scene.consumer.rateLimited) == 10,
+            """
+            every frame passed or was gated: \(scene.consumer.counters), active \(scene.consumer.isActive), \
+            state \(scene.consumer.state), not sent \(scene.producer.descriptorsNotSent)
+            """)
     }
 
     @Test(
