@@ -1,7 +1,7 @@
 import Aeron
 import AeronPerf
+import Agents
 import ArgumentParser
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -121,15 +121,6 @@ struct ThroughputCommand: ParsableCommand {
     }
 }
 
-/// Set by SIGINT/SIGTERM.
-let stopRequested = Atomic<Bool>(false)
-
-func installStopSignalHandlers() {
-    let handler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(true, ordering: .relaxed) }
-    signal(SIGINT, handler)
-    signal(SIGTERM, handler)
-}
-
 func sleepMillis(_ millis: Int) {
     var pause = timespec(tv_sec: millis / 1000, tv_nsec: (millis % 1000) * 1_000_000)
     nanosleep(&pause, nil)
@@ -150,10 +141,10 @@ struct DriverCommand: ParsableCommand {
         case "dedicated": configuration.threadingMode = .dedicated
         default: throw ValidationError("unknown threading mode '\(threading)'")
         }
-        installStopSignalHandlers()
+        ShutdownSignal.install()
         let driver = try MediaDriver(configuration)
         print("media driver running in \(driver.directory) (Ctrl-C to stop)")
-        while !stopRequested.load(ordering: .relaxed) { sleepMillis(50) }
+        while !ShutdownSignal.isRequested { sleepMillis(50) }
         driver.close()
         print("media driver stopped")
     }

@@ -5,16 +5,12 @@ import DriverClient
 import DriverConfig
 import Foundation
 import Logging
-import Synchronization
 import TensorPoolDriver
 import TensorPoolWire
 
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// Set by SIGINT/SIGTERM; the run loop turns it into an orderly shutdown.
-let stopSignal = Atomic<Int32>(0)
 
 /// `tp-driver`: the SHM driver, and small clients of it.
 @main
@@ -86,9 +82,7 @@ struct Run: ParsableCommand {
         }
         let client = try AeronClient(context: context)
         let agent = try DriverAgent(configuration: configuration, client: client, logger: logger)
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber) { number in stopSignal.store(number, ordering: .relaxed) }
-        }
+        ShutdownSignal.install()  // SIGINT/SIGTERM: the run loop turns it into an orderly shutdown
         print(
             "tp-driver \(configuration.driver.instanceId) running: control \(configuration.driver.controlChannel) stream \(configuration.driver.controlStreamId)"
         )
@@ -96,7 +90,7 @@ struct Run: ParsableCommand {
         var idle = BackoffIdleStrategy()
         var stopping = false
         while true {
-            if !stopping, stopSignal.load(ordering: .relaxed) != 0 {
+            if !stopping, ShutdownSignal.isRequested {
                 stopping = true
                 agent.core.beginShutdown(reason: .normal, drainNs: drainMs.map { $0 * 1_000_000 })
             }
